@@ -1,0 +1,40 @@
+import express, { type Express } from 'express';
+import { AppError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { authRoutes, type AuthRoutesDeps } from './auth.routes.js';
+import { devicesRoutes, type DevicesRoutesDeps } from './devices.routes.js';
+import { errorHandler, requestContext, requireUser } from './http.js';
+import { meRoutes, type MeRoutesDeps } from './me.routes.js';
+
+export type ApiDeps = AuthRoutesDeps &
+  DevicesRoutesDeps &
+  MeRoutesDeps & {
+    logger: Logger;
+    /** Folder with the built dashboard; served at `/` when given. */
+    dashboardDir?: string;
+  };
+
+/** Builds the HTTP app from its dependencies; `bin/api.ts` alone creates them and listens. */
+export function buildApi(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestContext(deps.logger.child({ module: 'api' })));
+  app.use(express.json({ limit: '64kb' }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  const v1 = express.Router();
+  v1.use('/auth', authRoutes(deps));
+  v1.use(requireUser(deps.tokens));
+  v1.use('/me', meRoutes(deps));
+  v1.use('/orgs/:orgId/devices', devicesRoutes(deps));
+  app.use('/api/v1', v1);
+  app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND')));
+
+  if (deps.dashboardDir) app.use(express.static(deps.dashboardDir, { index: 'index.html' }));
+  app.use(errorHandler());
+  return app;
+}

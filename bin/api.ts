@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { buildApi } from '../api/app.js';
+import type { ApiConfig } from '../api/api.config.js';
+import { TokenService } from '../api/token.service.js';
+import type { Logger } from '../common/logger.js';
+import { hashSecret, verifySecret } from '../common/secret-hash.js';
+import { DevicesRepository } from '../directory/devices.repository.js';
+import { OrganisationsRepository } from '../directory/organisations.repository.js';
+import { UsersRepository } from '../directory/users.repository.js';
+import { InfluxClient } from '../influx/influx.client.js';
+import { ReadingsReader } from '../influx/readings.reader.js';
+import { newDeviceSecret } from '../common/ids.js';
+
+const dashboardDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dashboard');
+
+/** The API's composition root: the one process that holds both a directory and an InfluxDB client. */
+export async function startApi(config: ApiConfig, logger: Logger) {
+  const log = logger.child({ module: 'api-main' });
+  const pool = new pg.Pool({ connectionString: config.API_DATABASE_URL, max: 10 });
+  pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  const influx = new InfluxClient({
+    url: config.INFLUX_URL,
+    username: config.INFLUX_API_USER,
+    password: config.INFLUX_API_PASSWORD,
+  });
+
+  const app = buildApi({
+    logger,
+    users: new UsersRepository(pool),
+    organisations: new OrganisationsRepository(pool),
+    devices: new DevicesRepository(pool),
+    readings: new ReadingsReader(influx, config.INFLUX_DATABASE),
+    tokens: new TokenService({
+      privateKeyPem: config.JWT_PRIVATE_KEY,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    }),
+    verifyPassword: verifySecret,
+    decoyHash: await hashSecret(newDeviceSecret()),
+    dashboardDir,
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.API_PORT, config.API_HOST, (err?: Error) =>
+      err ? reject(err) : resolve(s),
+    );
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.API_PORT;
+  log.info({ port }, 'API listening');
+
+  return {
+    port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import pg from 'pg';
+import { hashSecret } from '../common/secret-hash.js';
+import { DevicesRepository } from '../directory/devices.repository.js';
+import { OrganisationsRepository } from '../directory/organisations.repository.js';
+import { UsersRepository } from '../directory/users.repository.js';
+import type { SimulatedDevice } from '../fleet/simulated-fleet.js';
+
+export const demoLogin = { email: 'demo@telemoat.local', password: 'greenhouse-demo' };
+const demoOrg = 'Demo Greenhouses AB';
+const demoDevices = [
+  'Greenhouse 1 north',
+  'Greenhouse 1 south',
+  'Greenhouse 2',
+  'Cold store',
+  'Seedling room',
+];
+
+/**
+ * A demo organisation, its owner and a fleet of devices. Device secrets exist in plaintext
+ * only in `fleetFile` (mode 0600), which the simulated devices read, as a real operator's
+ * provisioning file would be kept; the directory holds only their hashes.
+ */
+export async function seedDemo(
+  apiDatabaseUrl: string,
+  fleetFile: string,
+): Promise<SimulatedDevice[]> {
+  const pool = new pg.Pool({ connectionString: apiDatabaseUrl, max: 2 });
+  try {
+    const users = new UsersRepository(pool);
+    const organisations = new OrganisationsRepository(pool);
+    const devices = new DevicesRepository(pool);
+    const org = (await organisations.findByName(demoOrg)) ?? (await organisations.create(demoOrg));
+    const existing = await users.findByEmail(demoLogin.email);
+    const userId =
+      existing?.id ??
+      (await users.create({
+        email: demoLogin.email,
+        displayName: 'Demo Owner',
+        passwordHash: await hashSecret(demoLogin.password),
+        verified: true,
+      }));
+    await organisations.addMember(org.id, userId, 'owner');
+
+    const known = await readFleet(fleetFile);
+    const registered = new Set((await devices.listForOrg(org.id)).map((d) => d.id));
+    if (known.length > 0 && known.every((d) => registered.has(d.id))) return known;
+    const fleet: SimulatedDevice[] = [];
+    for (const name of demoDevices) {
+      const { device, secret } = await devices.provision(org.id, name);
+      fleet.push({ id: device.id, secret, name });
+    }
+    await writeFile(fleetFile, JSON.stringify(fleet, null, 2), { mode: 0o600 });
+    return fleet;
+  } finally {
+    await pool.end();
+  }
+}
+
+async function readFleet(file: string): Promise<SimulatedDevice[]> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as SimulatedDevice[];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,36 @@
+import { apiConfigSchema } from '../api/api.config.js';
+import { brokerConfigSchema } from '../broker/broker.config.js';
+import { loadConfigs } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import { startApi } from './api.js';
+import { startBroker } from './broker.js';
+import { setupConfigSchema } from './setup.config.js';
+import { runSetup } from './setup.js';
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Every component in one process, each with its own configuration, role and credentials, as
+ * in a deployment. Used by the local start-up and the end-to-end tests. All three schemas are
+ * checked before anything starts, so one attempt reports every bad key.
+ */
+export async function startPlatform(env: Env, logger: Logger) {
+  const configs = loadConfigs(
+    { setup: setupConfigSchema, broker: brokerConfigSchema, api: apiConfigSchema },
+    env,
+  );
+  await runSetup(configs.setup, logger);
+  const broker = await startBroker(configs.broker, logger);
+  const api = await startApi(configs.api, logger).catch(async (err: unknown) => {
+    await broker.close();
+    throw err;
+  });
+  return {
+    mqttPort: broker.port,
+    apiPort: api.port,
+    async close() {
+      await api.close();
+      await broker.close();
+    },
+  };
+}

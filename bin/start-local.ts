@@ -1,0 +1,102 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { env, loadConfig } from '../common/config.js';
+import { createLogger } from '../common/logger.js';
+import { startSimulatedFleet } from '../fleet/simulated-fleet.js';
+import { startInflux, startPostgres } from '../servers/local-servers.js';
+import { seedDemo, demoLogin } from './demo.js';
+import { loadOrCreateSecrets, platformEnv, type ServerEndpoints } from './platform-env.js';
+import { startPlatform } from './platform.js';
+import { runMain } from './run-main.js';
+
+/** Settings of the local start-up itself; the components' own keys are checked by their schemas. */
+const localConfigSchema = z.object({
+  LOG_LEVEL: env.logLevel(),
+  TELEMOAT_DATA_DIR: z.string().min(1).default('.data'),
+  MQTT_PORT: env.port(1883),
+  API_PORT: env.port(8080),
+  FLEET_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+  DATABASE_URL: env.url(['postgres:', 'postgresql:']).optional(),
+  INFLUX_URL: env.url(['http:', 'https:']).optional(),
+  INFLUX_ADMIN_USER: env.name().optional(),
+  INFLUX_ADMIN_PASSWORD: z.string().optional(),
+});
+
+runMain('telemoat', async () => {
+  const local = loadConfig('local start-up', localConfigSchema, process.env);
+  const logger = createLogger({ name: 'telemoat', level: local.LOG_LEVEL, pretty: true });
+  const log = logger.child({ module: 'start-local' });
+  const dataDir = path.resolve(local.TELEMOAT_DATA_DIR);
+  const stops: (() => Promise<void>)[] = [];
+  const serverLog = (line: string) => log.debug(line);
+
+  // Servers from the environment win; otherwise start our own in the data folder.
+  const postgres = local.DATABASE_URL
+    ? { url: local.DATABASE_URL }
+    : await startPostgres({ dataDir: path.join(dataDir, 'postgres'), log: serverLog });
+  if ('stop' in postgres) stops.push(() => postgres.stop());
+  const influx: Omit<ServerEndpoints, 'postgresAdminUrl'> =
+    local.INFLUX_URL && local.INFLUX_ADMIN_USER && local.INFLUX_ADMIN_PASSWORD
+      ? {
+          influxUrl: local.INFLUX_URL,
+          influxAdminUser: local.INFLUX_ADMIN_USER,
+          influxAdminPassword: local.INFLUX_ADMIN_PASSWORD,
+        }
+      : await startInflux({ dataDir: path.join(dataDir, 'influx'), log: serverLog }).then((s) => {
+          stops.push(() => s.stop());
+          return {
+            influxUrl: s.url,
+            influxAdminUser: s.adminUser,
+            influxAdminPassword: s.adminPassword,
+          };
+        });
+
+  const secrets = await loadOrCreateSecrets(path.join(dataDir, 'secrets.json'));
+  const platformEnvironment = {
+    ...platformEnv({ postgresAdminUrl: postgres.url, ...influx }, secrets, {
+      database: 'telemoat',
+      influxDatabase: 'telemoat',
+      mqttPort: local.MQTT_PORT,
+      apiPort: local.API_PORT,
+    }),
+    ...process.env,
+  };
+  const platform = await startPlatform(platformEnvironment, logger);
+  stops.unshift(() => platform.close());
+
+  const fleetFile = path.join(dataDir, 'demo-fleet.json');
+  const devices = await seedDemo(platformEnvironment.API_DATABASE_URL!, fleetFile);
+  const fleet = startSimulatedFleet({
+    mqttUrl: `mqtt://127.0.0.1:${platform.mqttPort}`,
+    devices,
+    intervalMs: local.FLEET_INTERVAL_MS,
+    onError: (deviceId, err) => log.warn({ deviceId, err: err.message }, 'simulated device error'),
+  });
+  stops.unshift(() => fleet.stop());
+
+  const first = devices[0]!;
+  process.stdout.write(
+    [
+      '',
+      'Telemoat is running.',
+      `  Dashboard   http://127.0.0.1:${platform.apiPort}/`,
+      `  API         http://127.0.0.1:${platform.apiPort}/api/v1`,
+      `  MQTT        mqtt://127.0.0.1:${platform.mqttPort}`,
+      `  Demo login  ${demoLogin.email} / ${demoLogin.password}`,
+      `  Fleet       ${devices.length} simulated devices, one reading set every ${local.FLEET_INTERVAL_MS} ms (secrets in ${fleetFile})`,
+      '',
+      'Publish a reading yourself:',
+      `  mosquitto_pub -h 127.0.0.1 -p ${platform.mqttPort} -q 1 -i ${first.id} -u ${first.id} -P "$(node -p 'require("${fleetFile}")[0].secret')" \\`,
+      `    -t devices/${first.id}/telemetry -m '{"readings":{"temperature":21.5}}'`,
+      '',
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  return {
+    async close() {
+      for (const stop of stops) await stop();
+    },
+  };
+});

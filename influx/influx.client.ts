@@ -1,0 +1,132 @@
+/**
+ * A small client for the InfluxDB v1 HTTP API (`/write` with line protocol, `/query` with
+ * InfluxQL and bound `params`). InfluxDB 1.x serves it natively and 2.x/3.x through their v1
+ * compatibility endpoints, so one adapter covers the Debian 1.6 server and production.
+ * Credentials travel in an Authorization header, never in the URL, so they stay out of logs.
+ */
+
+export interface InfluxCredentials {
+  url: string;
+  username: string;
+  password: string;
+}
+
+export type QueryParams = Record<string, string | number | boolean>;
+
+export interface InfluxSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+export class InfluxError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'InfluxError';
+  }
+
+  /** 5xx, timeouts and refused connections may succeed later; a 4xx will not. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status >= 500;
+  }
+}
+
+export class InfluxClient {
+  private readonly authorization: string;
+
+  constructor(
+    private readonly credentials: InfluxCredentials,
+    private readonly timeoutMs = 10_000,
+  ) {
+    const token = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+    this.authorization = `Basic ${token}`;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const response = await fetch(new URL('/ping', this.credentials.url), {
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      return response.status === 204;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes line protocol; resolves only when InfluxDB answered 204 for the whole body. */
+  async write(
+    database: string,
+    body: string,
+    options: { retentionPolicy?: string } = {},
+  ): Promise<void> {
+    const url = new URL('/write', this.credentials.url);
+    url.searchParams.set('db', database);
+    url.searchParams.set('precision', 'ms');
+    if (options.retentionPolicy) url.searchParams.set('rp', options.retentionPolicy);
+    const response = await this.send(url, body, 'text/plain; charset=utf-8');
+    if (response.status !== 204) {
+      throw new InfluxError(`write failed: ${await errorText(response)}`, response.status);
+    }
+  }
+
+  /**
+   * Runs InfluxQL. Every value that came from outside must be passed in `params` and referred
+   * to as `$name`, so it can never change the statement's meaning.
+   */
+  async query(
+    statement: string,
+    options: { database?: string; params?: QueryParams } = {},
+  ): Promise<InfluxSeries[]> {
+    const form = new URLSearchParams({ q: statement, epoch: 'ms' });
+    if (options.database) form.set('db', options.database);
+    if (options.params) form.set('params', JSON.stringify(options.params));
+    const response = await this.send(
+      new URL('/query', this.credentials.url),
+      form.toString(),
+      'application/x-www-form-urlencoded',
+    );
+    if (response.status !== 200) {
+      throw new InfluxError(`query failed: ${await errorText(response)}`, response.status);
+    }
+    const payload = (await response.json()) as {
+      results?: { error?: string; series?: InfluxSeries[] }[];
+      error?: string;
+    };
+    const failure = payload.error ?? payload.results?.find((r) => r.error)?.error;
+    if (failure) throw new InfluxError(`query failed: ${failure}`, 400);
+    return (payload.results ?? []).flatMap((r) => r.series ?? []);
+  }
+
+  private async send(url: URL, body: string, contentType: string): Promise<Response> {
+    try {
+      return await fetch(url, {
+        method: 'POST',
+        headers: { authorization: this.authorization, 'content-type': contentType },
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0);
+    }
+  }
+}
+
+async function errorText(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    return (JSON.parse(text) as { error?: string }).error ?? text;
+  } catch {
+    return `${response.status} ${text}`.trim();
+  }
+}
+
+/** Turns series rows into objects keyed by column name. */
+export function rowsOf(series: InfluxSeries): Record<string, unknown>[] {
+  return series.values.map((row) =>
+    Object.fromEntries(series.columns.map((column, i) => [column, row[i]])),
+  );
+}

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { platformEnv } from '../../bin/platform-env.js';
+import { startPlatform, type Env } from '../../bin/platform.js';
+import { createLogger } from '../../common/logger.js';
+import { hashSecret } from '../../common/secret-hash.js';
+import { DevicesRepository } from '../../directory/devices.repository.js';
+import { OrganisationsRepository } from '../../directory/organisations.repository.js';
+import { UsersRepository, type Role } from '../../directory/users.repository.js';
+import { InfluxClient } from '../../influx/influx.client.js';
+
+export interface TestPlatform {
+  env: Env;
+  mqttPort: number;
+  mqttUrl: string;
+  apiUrl: string;
+  influxAdmin: InfluxClient;
+  influxDatabase: string;
+  adminPool: pg.Pool;
+  createMember(
+    orgId: string,
+    role?: Role,
+  ): Promise<{ email: string; password: string; userId: string }>;
+  createOrg(name: string): Promise<{ id: string; tenantKey: string }>;
+  provisionDevice(
+    orgId: string,
+    name: string,
+  ): Promise<{ id: string; secret: string; pseudonym: string }>;
+  login(email: string, password: string): Promise<string>;
+  get(path: string, token?: string): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole platform for one test file: its own Postgres database and InfluxDB database and
+ * users on the run's shared servers, every component started as in a deployment.
+ */
+export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatform> {
+  const servers = inject('servers');
+  const suffix = randomBytes(4).toString('hex');
+  const influxDatabase = `telemoat_${suffix}`;
+  const env: Env = {
+    ...platformEnv(servers, inject('secrets'), {
+      database: `telemoat_${suffix}`,
+      influxDatabase,
+      mqttPort: 0,
+      apiPort: 0,
+    }),
+    // InfluxDB users are server-wide; one pair per file keeps grants from colliding.
+    INFLUX_INGEST_USER: `ingest_${suffix}`,
+    INFLUX_API_USER: `api_${suffix}`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  };
+  const logger = createLogger({ name: 'test', level: env.LOG_LEVEL! });
+  const platform = await startPlatform(env, logger);
+  const apiPool = new pg.Pool({ connectionString: env.API_DATABASE_URL, max: 2 });
+  const adminPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  const users = new UsersRepository(apiPool);
+  const organisations = new OrganisationsRepository(apiPool);
+  const devices = new DevicesRepository(apiPool);
+  const apiUrl = `http://127.0.0.1:${platform.apiPort}`;
+
+  async function request(path: string, init: RequestInit = {}) {
+    const response = await fetch(`${apiUrl}${path}`, init);
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  }
+
+  return {
+    env,
+    mqttPort: platform.mqttPort,
+    mqttUrl: `mqtt://127.0.0.1:${platform.mqttPort}`,
+    apiUrl,
+    influxDatabase,
+    adminPool,
+    influxAdmin: new InfluxClient({
+      url: servers.influxUrl,
+      username: servers.influxAdminUser,
+      password: servers.influxAdminPassword,
+    }),
+    createOrg: (name) => organisations.create(name),
+    async createMember(orgId, role = 'member') {
+      const email = `user-${randomBytes(4).toString('hex')}@example.test`;
+      const password = `pw-${randomBytes(8).toString('hex')}`;
+      const userId = await users.create({
+        email,
+        displayName: 'Test User',
+        passwordHash: await hashSecret(password),
+        verified: true,
+      });
+      await organisations.addMember(orgId, userId, role);
+      return { email, password, userId };
+    },
+    async provisionDevice(orgId, name) {
+      const { device, secret } = await devices.provision(orgId, name);
+      return { id: device.id, secret, pseudonym: device.pseudonym };
+    },
+    async login(email, password) {
+      const { status, body } = await request('/api/v1/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      });
+      if (status !== 200) throw new Error(`login failed with ${status}`);
+      return (body as { accessToken: string }).accessToken;
+    },
+    get: (path, token) =>
+      request(path, token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    async close() {
+      await platform.close();
+      await Promise.all([apiPool.end(), adminPool.end()]);
+    },
+  };
+}

@@ -34,7 +34,7 @@ export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   host: (fallback: string) => z.string().min(1).default(fallback),
   url: (protocols: readonly string[]) =>
-    z.url().refine((value) => protocols.includes(new URL(value).protocol), {
+    z.url().refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), {
       message: `must use ${protocols.join(' or ')}`,
     }),
   secret: (minLength = 12) => z.string().min(minLength, `must be at least ${minLength} characters`),

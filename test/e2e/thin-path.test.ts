@@ -107,10 +107,7 @@ describe('thin path: device → broker → InfluxDB → API, for members only', 
     );
     const devices = await platform.get(`/api/v1/orgs/${orgA.id}/devices`, token);
     const ownDevices = await platform.get(`/api/v1/orgs/${orgB.id}/devices`, token);
-    expect(readings).toEqual({
-      status: 404,
-      body: { code: 'NOT_FOUND', message: expect.any(String) },
-    });
+    expect(readings).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     expect(devices.status).toBe(404);
     // Bob's own organisation answers, and does not list the other organisation's device.
     expect(ownDevices).toEqual({ status: 200, body: { devices: [] } });

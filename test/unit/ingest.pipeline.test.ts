@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { createIngest, type IngestLimits } from '../../ingest/ingest.pipeline.js';
+import type { ReadingPoint } from '../../influx/reading-point.js';
+
+const now = Date.parse('2026-11-21T12:00:00Z');
+const limits: IngestLimits = {
+  maxPayloadBytes: 1024,
+  maxReadingsPerMessage: 4,
+  maxFutureMs: 5 * 60_000,
+  maxAgeMs: 30 * 86_400_000,
+};
+const identity = { deviceId: 'dev_1', deviceKey: 'a'.repeat(32), tenantKey: 'b'.repeat(32) };
+
+/** A sink that records what it was given, standing in for InfluxDB in these unit tests. */
+function setup() {
+  const written: ReadingPoint[][] = [];
+  const ingest = createIngest({
+    sink: { write: (points) => Promise.resolve(void written.push([...points])) },
+    limits,
+    now: () => now,
+  });
+  const accept = (payload: unknown) =>
+    ingest.accept(
+      identity,
+      Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+    );
+  return { written, accept };
+}
+
+describe('ingest pipeline', () => {
+  it('turns Telemoat JSON into points tagged only with pseudonyms', async () => {
+    const { written, accept } = setup();
+    const result = await accept({
+      ts: '2026-11-21T11:59:00Z',
+      readings: { temperature: 21.5, door_open: false },
+    });
+    expect(result).toEqual({ accepted: true, readings: 2 });
+    expect(written).toEqual([
+      [
+        {
+          tenantKey: identity.tenantKey,
+          deviceKey: identity.deviceKey,
+          metric: 'temperature',
+          value: 21.5,
+          time: now - 60_000,
+        },
+        {
+          tenantKey: identity.tenantKey,
+          deviceKey: identity.deviceKey,
+          metric: 'door_open',
+          value: false,
+          time: now - 60_000,
+        },
+      ],
+    ]);
+  });
+
+  it('accepts an array of messages and stamps missing timestamps with the receive time', async () => {
+    const { written, accept } = setup();
+    await accept([{ readings: { a: 1 } }, { ts: now - 1000, readings: { b: 2 } }]);
+    expect(written[0]!.map((p) => [p.metric, p.time])).toEqual([
+      ['a', now],
+      ['b', now - 1000],
+    ]);
+  });
+
+  it.each([
+    ['payload_too_large', 'x'.repeat(2000)],
+    ['bad_json', '{"readings": {'],
+    ['bad_shape', { readings: { temperature: 'warm' } }],
+    ['bad_shape', { readings: { Temperature: 1 } }],
+    ['bad_shape', { readings: { 'temp,device=x': 1 } }],
+    ['bad_shape', { readings: { 'temp\nevil': 1 } }],
+    ['bad_shape', { readings: {} }],
+    ['bad_shape', { readings: { t: 1 }, extra: true }],
+    ['bad_shape', { readings: { t: null } }],
+    ['bad_shape', { ts: 'yesterday', readings: { t: 1 } }],
+    ['bad_json', '{"readings": {"t": NaN}}'],
+    ['bad_shape', []],
+    ['too_many_readings', { readings: { a: 1, b: 2, c: 3, d: 4, e: 5 } }],
+    ['timestamp_in_future', { ts: now + 6 * 60_000, readings: { t: 1 } }],
+    ['timestamp_too_old', { ts: now - 31 * 86_400_000, readings: { t: 1 } }],
+  ])('rejects %s whole and writes nothing: %j', async (reason, payload) => {
+    const { written, accept } = setup();
+    const result = await accept(payload);
+    expect(result).toMatchObject({ accepted: false, reason });
+    expect(written).toEqual([]);
+  });
+
+  it('rejects a batch whole when one message in it is bad', async () => {
+    const { written, accept } = setup();
+    const result = await accept([{ readings: { a: 1 } }, { readings: { b: 'two' } }]);
+    expect(result).toMatchObject({ accepted: false, reason: 'bad_shape' });
+    expect(written).toEqual([]);
+  });
+
+  it('propagates a sink failure so the broker withholds the acknowledgement', async () => {
+    const ingest = createIngest({
+      sink: { write: () => Promise.reject(new Error('InfluxDB unreachable')) },
+      limits,
+      now: () => now,
+    });
+    await expect(ingest.accept(identity, Buffer.from('{"readings":{"t":1}}'))).rejects.toThrow(
+      /unreachable/,
+    );
+  });
+});

@@ -1,0 +1,21 @@
+# syntax=docker/dockerfile:1
+# One image for every Telemoat component; the command names the component:
+#   docker run telemoat setup|broker|api
+# TypeScript runs through tsx (a runtime dependency), so there is no build step.
+# No secrets are baked in: every credential arrives through the environment at run time.
+
+FROM node:22-bookworm-slim AS deps
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and read-only to the `node` user: the running process cannot rewrite its code.
+COPY --from=deps /app/node_modules ./node_modules
+COPY . .
+USER node
+EXPOSE 1883 8080
+ENTRYPOINT ["node", "--import", "tsx", "bin/main.ts"]

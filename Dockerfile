@@ -16,6 +16,8 @@ WORKDIR /app
 # Owned by root and read-only to the `node` user: the running process cannot rewrite its code.
 COPY --from=deps /app/node_modules ./node_modules
 COPY . .
+# The broker's write-ahead spool; a named volume mounted here inherits this ownership.
+RUN mkdir -p /var/lib/telemoat/spool && chown node:node /var/lib/telemoat/spool
 USER node
-EXPOSE 1883 8080
+EXPOSE 1883 8083 8883 9464 8080
 ENTRYPOINT ["node", "--import", "tsx", "bin/main.ts"]

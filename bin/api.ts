@@ -1,10 +1,11 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApi } from '../api/app.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { TokenService } from '../api/token.service.js';
+import { closeServer, listen } from '../common/listen.js';
 import type { Logger } from '../common/logger.js';
 import { hashSecret, verifySecret } from '../common/secret-hash.js';
 import { DevicesRepository } from '../directory/devices.repository.js';
@@ -44,22 +45,16 @@ export async function startApi(config: ApiConfig, logger: Logger) {
     dashboardDir,
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.API_PORT, config.API_HOST, (err?: Error) =>
-      err ? reject(err) : resolve(s),
-    );
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.API_PORT;
+  const server = createServer(app);
+  const port = await listen(server, config.API_PORT, config.API_HOST);
   log.info({ port }, 'API listening');
 
   return {
     port,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const closed = closeServer(server);
+      server.closeIdleConnections();
+      await closed;
       await pool.end();
     },
   };

@@ -1,16 +1,25 @@
+import path from 'node:path';
 import pg from 'pg';
-import { createDeviceAuthenticator } from '../broker/device-authenticator.js';
 import { buildBroker } from '../broker/broker.js';
 import type { BrokerConfig } from '../broker/broker.config.js';
+import { createBrokerMetrics } from '../broker/broker.metrics.js';
+import { createDeviceAuthenticator } from '../broker/device-authenticator.js';
+import { startListeners } from '../broker/listeners.js';
+import { startMetricsServer } from '../broker/metrics.server.js';
 import type { Logger } from '../common/logger.js';
 import { safeUrl } from '../common/logger.js';
 import { verifySecret } from '../common/secret-hash.js';
 import { DeviceCredentialsRepository } from '../directory/device-credentials.repository.js';
 import { createIngest } from '../ingest/ingest.pipeline.js';
-import { InfluxClient } from '../influx/influx.client.js';
-import { ReadingsWriter } from '../influx/readings.writer.js';
+import { Spool } from '../ingest/spool/spool.js';
+import { startDrainer } from '../ingest/spool/spool-drainer.js';
+import { SpoolSink } from '../ingest/spool/spool.sink.js';
+import { InfluxClient, InfluxError } from '../influx/influx.client.js';
+import { toPresenceLine } from '../influx/reading-point.js';
 
 const DAY_MS = 86_400_000;
+/** How long shutdown waits for the spool to drain before leaving the rest for the next start. */
+const SHUTDOWN_FLUSH_MS = 10_000;
 
 /**
  * The broker's composition root. It is the only place that hands the broker a window on the
@@ -26,14 +35,38 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
     password: config.INFLUX_INGEST_PASSWORD,
   });
 
+  const spool = await Spool.open({
+    dir: path.resolve(config.SPOOL_DIR),
+    maxBytes: config.SPOOL_MAX_BYTES,
+  });
+  const metrics = createBrokerMetrics(() => spool.stats());
+  const drainer = startDrainer({
+    spool,
+    write: (lines) => influx.write(config.INFLUX_DATABASE, lines, { gzip: true }),
+    batchLines: config.INFLUX_WRITE_BATCH_LINES,
+    concurrency: config.INFLUX_WRITE_CONCURRENCY,
+    log: logger.child({ module: 'spool-drainer' }),
+    onBatch: ({ ms, ok, error }) => {
+      metrics.influxWriteSeconds.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
+      if (!ok) {
+        const retryable = error instanceof InfluxError ? error.retryable : true;
+        metrics.influxWriteErrors.inc({ retryable: String(retryable) });
+      }
+    },
+  });
+
   const broker = await buildBroker({
     logger,
-    authenticateDevice: createDeviceAuthenticator({
+    metrics,
+    revalidateEveryMs: config.DEVICE_REVALIDATE_MS,
+    authenticator: createDeviceAuthenticator({
       credentials: new DeviceCredentialsRepository(pool),
       verifySecret,
+      freshMs: config.AUTH_CACHE_FRESH_MS,
+      staleMs: config.AUTH_CACHE_STALE_MS,
     }),
     ingest: createIngest({
-      sink: new ReadingsWriter(influx, config.INFLUX_DATABASE),
+      sink: new SpoolSink(spool),
       limits: {
         maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
         maxReadingsPerMessage: config.INGEST_MAX_READINGS,
@@ -41,14 +74,60 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
         maxAgeMs: config.RAW_RETENTION_DAYS * DAY_MS,
       },
     }),
+    recordPresence: (identity, connected) =>
+      spool.append(
+        toPresenceLine({
+          tenantKey: identity.tenantKey,
+          deviceKey: identity.deviceKey,
+          connected,
+          time: Date.now(),
+        }),
+      ),
   });
-  const port = await broker.listen(config.MQTT_PORT, config.MQTT_HOST);
-  log.info({ port, influx: safeUrl(config.INFLUX_URL) }, 'MQTT broker listening');
+
+  const tlsConfigured = config.MQTT_TLS_CERT_FILE && config.MQTT_TLS_KEY_FILE;
+  const listeners = await startListeners(broker.aedes.handle, {
+    host: config.MQTT_HOST,
+    tcpPort: config.MQTT_PORT,
+    ws: { port: config.MQTT_WS_PORT, path: config.MQTT_WS_PATH },
+    ...(tlsConfigured
+      ? {
+          tls: {
+            port: config.MQTT_TLS_PORT,
+            certFile: config.MQTT_TLS_CERT_FILE!,
+            keyFile: config.MQTT_TLS_KEY_FILE!,
+          },
+        }
+      : {}),
+  });
+  let stopping = false;
+  const metricsServer = await startMetricsServer(metrics.registry, {
+    host: config.MQTT_HOST,
+    port: config.METRICS_PORT,
+    ready: () => !stopping,
+  });
+  log.info(
+    { ports: listeners.ports, metricsPort: metricsServer.port, influx: safeUrl(config.INFLUX_URL) },
+    'MQTT broker listening',
+  );
 
   return {
-    port,
+    port: listeners.ports.tcp,
+    ports: { ...listeners.ports, metrics: metricsServer.port },
+    broker,
+    spool,
+    /** Stops accepting, ends device sessions, drains what it can, and closes. */
     async close() {
+      stopping = true;
+      const stopListening = listeners.close();
       await broker.close();
+      await stopListening;
+      await drainer.flush(SHUTDOWN_FLUSH_MS).catch((err: unknown) => {
+        log.warn({ err }, 'spool not fully drained; the next start continues');
+      });
+      await drainer.stop();
+      await spool.close();
+      await metricsServer.close();
       await pool.end();
     },
   };

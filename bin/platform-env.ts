@@ -25,8 +25,12 @@ export interface PlatformSecrets {
 export interface PlatformPlacement {
   database: string;
   influxDatabase: string;
+  spoolDir: string;
   mqttPort: number;
   apiPort: number;
+  /** MQTT over WebSocket and the metrics port; the schema defaults when not given. */
+  wsPort?: number;
+  metricsPort?: number;
 }
 
 const password = () => randomBytes(18).toString('base64url');
@@ -89,8 +93,11 @@ export function platformEnv(
     INFLUX_INGEST_PASSWORD: secrets.influxIngestPassword,
     INFLUX_API_PASSWORD: secrets.influxApiPassword,
     JWT_PRIVATE_KEY: secrets.jwtPrivateKey,
+    SPOOL_DIR: placement.spoolDir,
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: String(placement.mqttPort),
+    ...(placement.wsPort === undefined ? {} : { MQTT_WS_PORT: String(placement.wsPort) }),
+    ...(placement.metricsPort === undefined ? {} : { METRICS_PORT: String(placement.metricsPort) }),
     API_HOST: '127.0.0.1',
     API_PORT: String(placement.apiPort),
   };

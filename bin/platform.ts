@@ -27,7 +27,9 @@ export async function startPlatform(env: Env, logger: Logger) {
   });
   return {
     mqttPort: broker.port,
+    brokerPorts: broker.ports,
     apiPort: api.port,
+    broker,
     async close() {
       await api.close();
       await broker.close();

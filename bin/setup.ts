@@ -2,6 +2,7 @@ import type { Logger } from '../common/logger.js';
 import { provisionDirectory } from '../directory/provision.js';
 import { InfluxClient } from '../influx/influx.client.js';
 import { setupInflux } from '../influx/influx.setup.js';
+import { setupRetention } from '../influx/retention.js';
 import { databaseNameOf, type SetupConfig } from './setup.config.js';
 
 /** Brings Postgres and InfluxDB to the layout the components expect. Idempotent. */
@@ -27,5 +28,10 @@ export async function runSetup(config: SetupConfig, logger: Logger): Promise<voi
     ingest: { username: config.INFLUX_INGEST_USER, password: config.INFLUX_INGEST_PASSWORD },
     api: { username: config.INFLUX_API_USER, password: config.INFLUX_API_PASSWORD },
   });
-  log.info({ database: config.INFLUX_DATABASE }, 'InfluxDB ready');
+  const retention = {
+    rawDays: config.RAW_RETENTION_DAYS,
+    rollupDays: config.ROLLUP_RETENTION_DAYS,
+  };
+  await setupRetention(admin, config.INFLUX_DATABASE, retention);
+  log.info({ database: config.INFLUX_DATABASE, retention }, 'InfluxDB ready');
 }

@@ -56,6 +56,7 @@ runMain('telemoat', async () => {
     ...platformEnv({ postgresAdminUrl: postgres.url, ...influx }, secrets, {
       database: 'telemoat',
       influxDatabase: 'telemoat',
+      spoolDir: path.join(dataDir, 'spool'),
       mqttPort: local.MQTT_PORT,
       apiPort: local.API_PORT,
     }),

@@ -1,8 +1,21 @@
 import { deviceIdPattern } from '../common/ids.js';
+import type { PayloadFormat } from '../ingest/ingest.pipeline.js';
 
-/** The only topic a device publishes readings to (docs/devices.md). */
+/** The topics a device publishes readings to, and the payload format each carries. */
+const publishTopics = new Map<string, PayloadFormat>([
+  ['telemetry', 'telemoat'],
+  ['senml', 'senml'],
+]);
+
 export function telemetryTopic(deviceId: string): string {
   return `devices/${deviceId}/telemetry`;
+}
+
+/** The payload format for a publish to `topic` by `deviceId`, or null when it is not theirs. */
+export function publishFormat(deviceId: string, topic: string): PayloadFormat | null {
+  const prefix = `devices/${deviceId}/`;
+  if (!topic.startsWith(prefix)) return null;
+  return publishTopics.get(topic.slice(prefix.length)) ?? null;
 }
 
 /**

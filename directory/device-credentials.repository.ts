@@ -16,24 +16,30 @@ export class DeviceCredentialsRepository {
   constructor(private readonly pool: pg.Pool) {}
 
   async find(deviceId: string): Promise<DeviceCredentials | null> {
-    const { rows } = await this.pool.query<{
-      device_id: string;
-      secret_hash: string;
-      device_key: string;
-      tenant_key: string;
-      status: string;
-    }>(
-      'SELECT device_id, secret_hash, device_key, tenant_key, status FROM broker.device_credentials WHERE device_id = $1',
-      [deviceId],
+    return (await this.findMany([deviceId]))[0] ?? null;
+  }
+
+  /** One query for many devices: the broker re-checks every connected device this way. */
+  async findMany(deviceIds: readonly string[]): Promise<DeviceCredentials[]> {
+    const { rows } = await this.pool.query<CredentialsRow>(
+      `SELECT device_id, secret_hash, device_key, tenant_key, status
+       FROM broker.device_credentials WHERE device_id = ANY($1::text[])`,
+      [deviceIds],
     );
-    const row = rows[0];
-    if (!row) return null;
-    return {
+    return rows.map((row) => ({
       deviceId: row.device_id,
       secretHash: row.secret_hash,
       deviceKey: row.device_key,
       tenantKey: row.tenant_key,
       active: row.status === 'active',
-    };
+    }));
   }
+}
+
+interface CredentialsRow {
+  device_id: string;
+  secret_hash: string;
+  device_key: string;
+  tenant_key: string;
+  status: string;
 }

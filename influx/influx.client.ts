@@ -1,3 +1,6 @@
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+
 /**
  * A small client for the InfluxDB v1 HTTP API (`/write` with line protocol, `/query` with
  * InfluxQL and bound `params`). InfluxDB 1.x serves it natively and 2.x/3.x through their v1
@@ -17,7 +20,8 @@ export interface InfluxSeries {
   name: string;
   tags?: Record<string, string>;
   columns: string[];
-  values: unknown[][];
+  /** Left out by InfluxDB when the series has no rows (e.g. SHOW USERS on a fresh server). */
+  values?: unknown[][];
 }
 
 export class InfluxError extends Error {
@@ -34,6 +38,14 @@ export class InfluxError extends Error {
     return this.status === 0 || this.status >= 500;
   }
 }
+
+export interface WriteOptions {
+  retentionPolicy?: string;
+  /** Line protocol compresses about tenfold; InfluxDB 1.x accepts gzip bodies on /write. */
+  gzip?: boolean;
+}
+
+const gzipAsync = promisify(gzip);
 
 export class InfluxClient {
   private readonly authorization: string;
@@ -58,16 +70,17 @@ export class InfluxClient {
   }
 
   /** Writes line protocol; resolves only when InfluxDB answered 204 for the whole body. */
-  async write(
-    database: string,
-    body: string,
-    options: { retentionPolicy?: string } = {},
-  ): Promise<void> {
+  async write(database: string, body: string, options: WriteOptions = {}): Promise<void> {
     const url = new URL('/write', this.credentials.url);
     url.searchParams.set('db', database);
     url.searchParams.set('precision', 'ms');
     if (options.retentionPolicy) url.searchParams.set('rp', options.retentionPolicy);
-    const response = await this.send(url, body, 'text/plain; charset=utf-8');
+    // Async gzip: a 5,000-line batch must not stall the event loop that acknowledges devices.
+    const response = options.gzip
+      ? await this.send(url, await gzipAsync(body), 'text/plain; charset=utf-8', {
+          'content-encoding': 'gzip',
+        })
+      : await this.send(url, body, 'text/plain; charset=utf-8');
     if (response.status !== 204) {
       throw new InfluxError(`write failed: ${await errorText(response)}`, response.status);
     }
@@ -101,11 +114,20 @@ export class InfluxClient {
     return (payload.results ?? []).flatMap((r) => r.series ?? []);
   }
 
-  private async send(url: URL, body: string, contentType: string): Promise<Response> {
+  private async send(
+    url: URL,
+    body: string | Buffer,
+    contentType: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
     try {
       return await fetch(url, {
         method: 'POST',
-        headers: { authorization: this.authorization, 'content-type': contentType },
+        headers: {
+          authorization: this.authorization,
+          'content-type': contentType,
+          ...extraHeaders,
+        },
         body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -126,7 +148,7 @@ async function errorText(response: Response): Promise<string> {
 
 /** Turns series rows into objects keyed by column name. */
 export function rowsOf(series: InfluxSeries): Record<string, unknown>[] {
-  return series.values.map((row) =>
+  return (series.values ?? []).map((row) =>
     Object.fromEntries(series.columns.map((column, i) => [column, row[i]])),
   );
 }

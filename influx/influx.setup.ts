@@ -1,4 +1,4 @@
-import type { InfluxClient } from './influx.client.js';
+import { rowsOf, type InfluxClient } from './influx.client.js';
 
 /** InfluxQL cannot bind identifiers or passwords, so both are held to patterns with nothing to escape. */
 const identifierPattern = /^[a-z][a-z0-9_]{0,62}$/;
@@ -17,7 +17,7 @@ export interface InfluxLayout {
   api: InfluxUser;
 }
 
-function identifier(value: string): string {
+export function identifier(value: string): string {
   if (!identifierPattern.test(value)) throw new Error(`invalid InfluxDB identifier: ${value}`);
   return `"${value}"`;
 }
@@ -34,7 +34,7 @@ function password(value: string): string {
 export async function setupInflux(admin: InfluxClient, layout: InfluxLayout): Promise<void> {
   await admin.query(`CREATE DATABASE ${identifier(layout.database)}`);
   const existing = new Set(
-    (await admin.query('SHOW USERS')).flatMap((s) => s.values.map((row) => String(row[0]))),
+    (await admin.query('SHOW USERS')).flatMap(rowsOf).map((row) => String(row.user)),
   );
   const grants: [InfluxUser, 'READ' | 'WRITE'][] = [
     [layout.ingest, 'WRITE'],

@@ -28,13 +28,35 @@ export class UnsafePointError extends Error {
  * than escaped: escaping rules differ between InfluxDB versions, an allowlist does not.
  */
 export function toLine(point: ReadingPoint): string {
-  if (!pseudonymPattern.test(point.tenantKey)) throw new UnsafePointError('tenantKey');
-  if (!pseudonymPattern.test(point.deviceKey)) throw new UnsafePointError('deviceKey');
+  checkDeviceTags(point);
   if (!metricPattern.test(point.metric)) throw new UnsafePointError('metric');
-  if (!Number.isSafeInteger(point.time) || point.time < 0) throw new UnsafePointError('time');
   const field = fieldOf(point.value);
   // Tag keys in lexical order: InfluxDB sorts them anyway, and pre-sorted lines parse faster.
   return `${READINGS_MEASUREMENT},device=${point.deviceKey},metric=${point.metric},tenant=${point.tenantKey} ${field} ${point.time}`;
+}
+
+/**
+ * Device presence (connected or not) lives beside the readings with the same pseudonymous
+ * tags; the connection's IP address is deliberately not part of it (P2).
+ */
+export const PRESENCE_MEASUREMENT = 'presence';
+
+export interface PresencePoint {
+  tenantKey: string;
+  deviceKey: string;
+  connected: boolean;
+  time: number;
+}
+
+export function toPresenceLine(point: PresencePoint): string {
+  checkDeviceTags(point);
+  return `${PRESENCE_MEASUREMENT},device=${point.deviceKey},tenant=${point.tenantKey} connected=${point.connected} ${point.time}`;
+}
+
+function checkDeviceTags(point: { tenantKey: string; deviceKey: string; time: number }): void {
+  if (!pseudonymPattern.test(point.tenantKey)) throw new UnsafePointError('tenantKey');
+  if (!pseudonymPattern.test(point.deviceKey)) throw new UnsafePointError('deviceKey');
+  if (!Number.isSafeInteger(point.time) || point.time < 0) throw new UnsafePointError('time');
 }
 
 function fieldOf(value: number | boolean): string {

@@ -1,6 +1,7 @@
 import { metricPattern, pseudonymPattern } from '../common/ids.js';
 import { rowsOf, type InfluxClient } from './influx.client.js';
 import { READINGS_MEASUREMENT } from './reading-point.js';
+import { RAW_POLICY, ROLLUPS, type RollupPolicy } from './retention.js';
 
 export interface ReadingRow {
   time: number;
@@ -17,6 +18,79 @@ export interface ReadingsRange {
   limit: number;
 }
 
+export type AggregateWindow = '1m' | '1h' | '1d';
+export type AggregateSource = typeof RAW_POLICY | RollupPolicy;
+
+export interface AggregateQuery {
+  tenantKey: string;
+  deviceKey: string;
+  metric: string;
+  from: Date;
+  to: Date;
+  window: AggregateWindow;
+}
+
+export interface AggregateRow {
+  /** Start of the window, epoch milliseconds. */
+  time: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  count: number;
+}
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+const WINDOW_MS: Record<AggregateWindow, number> = { '1m': MINUTE_MS, '1h': HOUR_MS, '1d': DAY_MS };
+
+/** The finest window each source can answer: a rollup bucket cannot be split again. */
+const SOURCE_RESOLUTION_MS: Record<AggregateSource, number> = {
+  raw: 0,
+  rollup_1m: MINUTE_MS,
+  rollup_1h: HOUR_MS,
+};
+
+/** The same bound as `list`'s row limit: an answer a client can still draw. */
+const MAX_WINDOWS = 10_000;
+
+/**
+ * Aggregates of `value` per source. Rollups hold one row per bucket, so they are combined
+ * again; the mean is their sum over their count, weighting each bucket by its readings.
+ */
+const AGGREGATES_FROM: Record<AggregateSource, string> = {
+  raw:
+    'SELECT min("value") AS "min", max("value") AS "max", mean("value") AS "mean", ' +
+    `count("value") AS "count" FROM "${RAW_POLICY}"."${READINGS_MEASUREMENT}"`,
+  rollup_1m: rollupAggregates('rollup_1m'),
+  rollup_1h: rollupAggregates('rollup_1h'),
+};
+
+function rollupAggregates(policy: RollupPolicy): string {
+  return (
+    'SELECT min("min") AS "min", max("max") AS "max", sum("sum") / sum("count") AS "mean", ' +
+    `sum("count") AS "count" FROM "${policy}"."${ROLLUPS[policy].name}"`
+  );
+}
+
+/**
+ * Picks where an aggregate is read from, by the length of the range:
+ * - raw up to 24 h, or up to 2 days for 1-minute windows: the scan stays modest (a reading every
+ *   2 s is 43 200 a day) and the newest windows are complete, where the rollups wait for their
+ *   continuous query's next run;
+ * - rollup_1m up to 31 days (at most 44 640 rows), and beyond that for 1-minute windows, since
+ *   a source may never be coarser than the window;
+ * - rollup_1h for longer ranges.
+ * All three give the same figures for every window their data covers.
+ */
+export function chooseSource(from: Date, to: Date, window: AggregateWindow): AggregateSource {
+  const range = to.getTime() - from.getTime();
+  if (range <= DAY_MS || (window === '1m' && range <= 2 * DAY_MS)) return 'raw';
+  if (range <= 31 * DAY_MS || window === '1m') return 'rollup_1m';
+  return 'rollup_1h';
+}
+
 /**
  * Reads readings with the API's InfluxDB user (READ only). Pseudonyms and metric names are
  * checked against their allowlists and then bound as parameters, never spliced into InfluxQL.
@@ -28,12 +102,7 @@ export class ReadingsReader {
   ) {}
 
   async list(range: ReadingsRange): Promise<ReadingRow[]> {
-    if (!pseudonymPattern.test(range.tenantKey) || !pseudonymPattern.test(range.deviceKey)) {
-      throw new RangeError('pseudonym is not allowlisted');
-    }
-    if (range.metric !== undefined && !metricPattern.test(range.metric)) {
-      throw new RangeError('metric is not allowlisted');
-    }
+    assertAllowlisted(range);
     const metricClause = range.metric === undefined ? '' : ' AND "metric" = $metric';
     const limit = Math.max(1, Math.min(Math.trunc(range.limit), 10_000));
     const statement =
@@ -54,4 +123,67 @@ export class ReadingsReader {
       value: (row.value ?? row.flag) as number | boolean,
     }));
   }
+
+  /** Min, max, mean and count of a numeric metric per window, from the cheapest fitting source. */
+  aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
+    return this.aggregateFrom(chooseSource(query.from, query.to, query.window), query);
+  }
+
+  /**
+   * Every window that overlaps [from, to), whole, oldest first; a window without readings has
+   * count 0 and null figures. Widening the range to whole windows is what makes raw and rollup
+   * answers identical: a rollup bucket cannot be cut at an arbitrary instant.
+   */
+  async aggregateFrom(source: AggregateSource, query: AggregateQuery): Promise<AggregateRow[]> {
+    assertAllowlisted(query);
+    const step = WINDOW_MS[query.window];
+    if (step < SOURCE_RESOLUTION_MS[source]) {
+      throw new RangeError(`${source} cannot answer ${query.window} windows`);
+    }
+    const start = Math.floor(query.from.getTime() / step) * step;
+    const end = Math.ceil(query.to.getTime() / step) * step;
+    if (!(start < end)) throw new RangeError('from must be before to');
+    if ((end - start) / step > MAX_WINDOWS) {
+      throw new RangeError(`more than ${MAX_WINDOWS} windows: choose a wider window`);
+    }
+    const statement =
+      `${AGGREGATES_FROM[source]} ` +
+      'WHERE "tenant" = $tenant AND "device" = $device AND "metric" = $metric ' +
+      // fill(none): the empty windows are added below, also when the range holds no reading.
+      `AND time >= $from AND time < $to GROUP BY time(${query.window}) fill(none)`;
+    const params = {
+      tenant: query.tenantKey,
+      device: query.deviceKey,
+      metric: query.metric,
+      from: new Date(start).toISOString(),
+      to: new Date(end).toISOString(),
+    };
+    const series = await this.client.query(statement, { database: this.database, params });
+    const found = new Map(series.flatMap(rowsOf).map((row) => [row.time as number, row]));
+    const rows: AggregateRow[] = [];
+    for (let time = start; time < end; time += step) {
+      const row = found.get(time);
+      rows.push({
+        time,
+        min: numberOrNull(row?.min),
+        max: numberOrNull(row?.max),
+        mean: numberOrNull(row?.mean),
+        count: numberOrNull(row?.count) ?? 0,
+      });
+    }
+    return rows;
+  }
+}
+
+function assertAllowlisted(keys: { tenantKey: string; deviceKey: string; metric?: string }) {
+  if (!pseudonymPattern.test(keys.tenantKey) || !pseudonymPattern.test(keys.deviceKey)) {
+    throw new RangeError('pseudonym is not allowlisted');
+  }
+  if (keys.metric !== undefined && !metricPattern.test(keys.metric)) {
+    throw new RangeError('metric is not allowlisted');
+  }
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === 'number' ? value : null;
 }

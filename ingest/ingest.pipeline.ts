@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ReadingPoint } from '../influx/reading-point.js';
-import { telemetryPayloadSchema, type TelemetryMessage } from './reading.schema.js';
+import { telemetryPayloadSchema, type Reading, type ReadingTime } from './reading.schema.js';
+import { senmlPackSchema } from './senml.schema.js';
 
 /** Who published, as the broker authenticated it: pseudonyms only, no directory data. */
 export interface DeviceIdentity {
@@ -20,6 +21,15 @@ export interface IngestLimits {
   maxFutureMs: number;
   maxAgeMs: number;
 }
+
+/** The payload formats devices publish: Telemoat JSON, or SenML JSON (RFC 8428). */
+export type PayloadFormat = 'telemoat' | 'senml';
+
+/** Each format has its own schema; all of them produce the same readings. */
+const payloadSchemas: Record<PayloadFormat, z.ZodType<Reading[]>> = {
+  telemoat: telemetryPayloadSchema,
+  senml: senmlPackSchema,
+};
 
 export type RejectReason =
   | 'payload_too_large'
@@ -73,30 +83,27 @@ export function createIngest(deps: IngestDeps) {
     }
   }
 
-  function validateShape(json: unknown): TelemetryMessage[] {
-    const result = telemetryPayloadSchema.safeParse(json);
+  function validate(format: PayloadFormat, json: unknown): Reading[] {
+    const result = payloadSchemas[format].safeParse(json);
     if (!result.success) throw new Rejection('bad_shape', z.prettifyError(result.error));
-    return Array.isArray(result.data) ? result.data : [result.data];
+    return result.data;
   }
 
-  function toPoints(identity: DeviceIdentity, messages: TelemetryMessage[]): ReadingPoint[] {
-    const receivedAt = now();
-    const points = messages.flatMap((m) =>
-      Object.entries(m.readings).map(([metric, value]) => ({
-        tenantKey: identity.tenantKey,
-        deviceKey: identity.deviceKey,
-        metric,
-        value,
-        time: m.ts ?? receivedAt,
-      })),
-    );
-    if (points.length > limits.maxReadingsPerMessage) {
+  function toPoints(identity: DeviceIdentity, readings: Reading[]): ReadingPoint[] {
+    if (readings.length > limits.maxReadingsPerMessage) {
       throw new Rejection(
         'too_many_readings',
-        `${points.length} readings, limit ${limits.maxReadingsPerMessage}`,
+        `${readings.length} readings, limit ${limits.maxReadingsPerMessage}`,
       );
     }
-    return points;
+    const receivedAt = now();
+    return readings.map(({ metric, value, time }) => ({
+      tenantKey: identity.tenantKey,
+      deviceKey: identity.deviceKey,
+      metric,
+      value,
+      time: epochMs(time, receivedAt),
+    }));
   }
 
   function checkTimes(points: ReadingPoint[]): ReadingPoint[] {
@@ -119,10 +126,14 @@ export function createIngest(deps: IngestDeps) {
   }
 
   return {
-    async accept(identity: DeviceIdentity, payload: Buffer): Promise<IngestResult> {
+    async accept(
+      identity: DeviceIdentity,
+      format: PayloadFormat,
+      payload: Buffer,
+    ): Promise<IngestResult> {
       let points: ReadingPoint[];
       try {
-        points = checkTimes(toPoints(identity, validateShape(parseJson(checkSize(payload)))));
+        points = checkTimes(toPoints(identity, validate(format, parseJson(checkSize(payload)))));
       } catch (err) {
         if (err instanceof Rejection)
           return { accepted: false, reason: err.reason, detail: err.message };
@@ -135,3 +146,8 @@ export function createIngest(deps: IngestDeps) {
 }
 
 export type Ingest = ReturnType<typeof createIngest>;
+
+/** A reading's time in epoch milliseconds; relative times count from the message's receipt. */
+function epochMs(time: ReadingTime, receivedAt: number): number {
+  return 'epochMs' in time ? time.epochMs : receivedAt + time.afterReceiptMs;
+}

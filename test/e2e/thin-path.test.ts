@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rowsOf } from '../../influx/influx.client.js';
+import { eventually } from '../support/mqtt-device.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
 const run = promisify(execFile);
@@ -11,16 +12,6 @@ const run = promisify(execFile);
 interface ReadingsBody {
   device: { id: string; name: string };
   readings: { time: string; metric: string; value: number | boolean }[];
-}
-
-/** Polls until `check` passes or the deadline is reached; returns the last answer. */
-async function within<T>(ms: number, probe: () => Promise<T>, check: (value: T) => boolean) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (check(value) || Date.now() > deadline) return { value };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('thin path: device → broker → InfluxDB → API, for members only', () => {
@@ -83,7 +74,7 @@ describe('thin path: device → broker → InfluxDB → API, for members only', 
       JSON.stringify({ readings: { temperature: 21.5, door_open: true } }),
     ]);
     const url = `/api/v1/orgs/${orgA.id}/devices/${device.id}/readings`;
-    const { value } = await within(
+    const value = await eventually(
       2000,
       () => platform.get(url, token),
       (r) => (r.body as ReadingsBody).readings?.length === 2,
@@ -123,9 +114,9 @@ describe('thin path: device → broker → InfluxDB → API, for members only', 
 
   it('P2: InfluxDB holds only pseudonymous tags, metric names and values', async () => {
     const db = { database: platform.influxDatabase };
-    const tagKeys = (await platform.influxAdmin.query('SHOW TAG KEYS FROM readings', db)).flatMap(
-      (s) => s.values.map((v) => v[0]),
-    );
+    const tagKeys = (await platform.influxAdmin.query('SHOW TAG KEYS FROM readings', db))
+      .flatMap(rowsOf)
+      .map((r) => r.tagKey);
     expect(tagKeys.sort()).toEqual(['device', 'metric', 'tenant']);
     const rows = (await platform.influxAdmin.query('SELECT * FROM readings', db)).flatMap(rowsOf);
     expect(rows.length).toBe(2);

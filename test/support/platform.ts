@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { platformEnv } from '../../bin/platform-env.js';
@@ -13,6 +16,8 @@ import { InfluxClient } from '../../influx/influx.client.js';
 export interface TestPlatform {
   env: Env;
   mqttPort: number;
+  brokerPorts: { tcp: number; tls?: number; ws?: number; metrics: number };
+  broker: Awaited<ReturnType<typeof startPlatform>>['broker'];
   mqttUrl: string;
   apiUrl: string;
   influxAdmin: InfluxClient;
@@ -40,12 +45,16 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
   const servers = inject('servers');
   const suffix = randomBytes(4).toString('hex');
   const influxDatabase = `telemoat_${suffix}`;
+  const spoolDir = await mkdtemp(path.join(tmpdir(), 'telemoat-spool-'));
   const env: Env = {
     ...platformEnv(servers, inject('secrets'), {
       database: `telemoat_${suffix}`,
       influxDatabase,
+      spoolDir,
       mqttPort: 0,
       apiPort: 0,
+      wsPort: 0,
+      metricsPort: 0,
     }),
     // InfluxDB users are server-wide; one pair per file keeps grants from colliding.
     INFLUX_INGEST_USER: `ingest_${suffix}`,
@@ -71,6 +80,8 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
   return {
     env,
     mqttPort: platform.mqttPort,
+    brokerPorts: platform.brokerPorts,
+    broker: platform.broker,
     mqttUrl: `mqtt://127.0.0.1:${platform.mqttPort}`,
     apiUrl,
     influxDatabase,
@@ -111,6 +122,7 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
     async close() {
       await platform.close();
       await Promise.all([apiPool.end(), adminPool.end()]);
+      await rm(spoolDir, { recursive: true, force: true });
     },
   };
 }

@@ -29,7 +29,7 @@ const allSchemaKeys = new Set(componentNames.flatMap((c) => Object.keys(shapeOf(
 /** The value a schema field takes when its key is unset, as an environment string. */
 function defaultOf(field: z.ZodType): string | undefined {
   const result = field.safeParse(undefined);
-  if (!result.success) return undefined;
+  if (!result.success || result.data === undefined) return undefined;
   const value = result.data;
   if (typeof value !== 'string' && typeof value !== 'number') {
     throw new Error(`unexpected default ${JSON.stringify(value)}`);
@@ -39,7 +39,7 @@ function defaultOf(field: z.ZodType): string | undefined {
 
 const requiredKeysOf = (component: Component) =>
   Object.entries(shapeOf(component))
-    .filter(([, field]) => defaultOf(field) === undefined)
+    .filter(([, field]) => !field.safeParse(undefined).success)
     .map(([key]) => key);
 
 // ---------------------------------------------------------------------------------------------
@@ -294,14 +294,21 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes and health-checks the ports the broker and api listen on', () => {
-    const mqttPort = defaultOf(brokerConfigSchema.shape.MQTT_PORT) ?? '';
+    const brokerPorts = (['MQTT_PORT', 'MQTT_WS_PORT', 'METRICS_PORT'] as const).map(
+      (key) => defaultOf(brokerConfigSchema.shape[key]) ?? '',
+    );
+    const metricsPort = defaultOf(brokerConfigSchema.shape.METRICS_PORT) ?? '';
     const apiPort = defaultOf(apiConfigSchema.shape.API_PORT) ?? '';
-    // The containers keep the schema's default host and port; only the published side varies.
-    expect(environmentOf('broker')).not.toHaveProperty('MQTT_PORT');
+    // The containers keep the schema's default host and ports; only the published side varies.
+    for (const key of ['MQTT_PORT', 'MQTT_WS_PORT', 'METRICS_PORT']) {
+      expect(environmentOf('broker')).not.toHaveProperty(key);
+    }
     expect(environmentOf('api')).not.toHaveProperty('API_PORT');
-    expect(service('broker').ports).toContainEqual(expect.stringMatching(`:${mqttPort}$`));
+    for (const port of brokerPorts) {
+      expect(service('broker').ports).toContainEqual(expect.stringMatching(`:${port}$`));
+    }
     expect(service('api').ports).toContainEqual(expect.stringMatching(`:${apiPort}$`));
-    expect(service('broker').healthcheck?.test.join(' ')).toContain(mqttPort);
+    expect(service('broker').healthcheck?.test.join(' ')).toContain(`:${metricsPort}/healthz`);
     expect(service('api').healthcheck?.test.join(' ')).toContain(`:${apiPort}/healthz`);
   });
 

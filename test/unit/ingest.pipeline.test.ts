@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createIngest, type IngestLimits } from '../../ingest/ingest.pipeline.js';
+import {
+  createIngest,
+  type IngestLimits,
+  type PayloadFormat,
+} from '../../ingest/ingest.pipeline.js';
 import type { ReadingPoint } from '../../influx/reading-point.js';
 
 const now = Date.parse('2026-11-21T12:00:00Z');
@@ -19,9 +23,10 @@ function setup() {
     limits,
     now: () => now,
   });
-  const accept = (payload: unknown) =>
+  const accept = (payload: unknown, format: PayloadFormat = 'telemoat') =>
     ingest.accept(
       identity,
+      format,
       Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
     );
   return { written, accept };
@@ -94,14 +99,27 @@ describe('ingest pipeline', () => {
     expect(written).toEqual([]);
   });
 
+  it.each([
+    ['senml', { readings: { temperature: 21.5 } }],
+    ['telemoat', [{ n: 'temperature', v: 21.5 }]],
+  ] as const)(
+    'validates against the schema of the format it is given: %s',
+    async (format, payload) => {
+      const { written, accept } = setup();
+      const result = await accept(payload, format);
+      expect(result).toMatchObject({ accepted: false, reason: 'bad_shape' });
+      expect(written).toEqual([]);
+    },
+  );
+
   it('propagates a sink failure so the broker withholds the acknowledgement', async () => {
     const ingest = createIngest({
       sink: { write: () => Promise.reject(new Error('InfluxDB unreachable')) },
       limits,
       now: () => now,
     });
-    await expect(ingest.accept(identity, Buffer.from('{"readings":{"t":1}}'))).rejects.toThrow(
-      /unreachable/,
-    );
+    await expect(
+      ingest.accept(identity, 'telemoat', Buffer.from('{"readings":{"t":1}}')),
+    ).rejects.toThrow(/unreachable/);
   });
 });

@@ -1,0 +1,108 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface SpoolGauges {
+  bytes: number;
+  segments: number;
+  oldestAgeMs: number;
+}
+
+/**
+ * The broker's Prometheus metrics. Device ids label only the rejection counter: rejections
+ * are rare, and an operator needs to know which device sends bad data.
+ */
+export function createBrokerMetrics(spoolStats: () => SpoolGauges) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'telemoat_broker_' });
+  const registers = [registry];
+
+  const metrics = {
+    registry,
+    connections: new Gauge({
+      name: 'telemoat_mqtt_connections',
+      help: 'Authenticated device connections open now.',
+      registers,
+    }),
+    connects: new Counter({
+      name: 'telemoat_mqtt_connects_total',
+      help: 'Connection attempts by outcome (accepted, unknown, disabled, bad-secret, unavailable, malformed).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    messagesAccepted: new Counter({
+      name: 'telemoat_messages_accepted_total',
+      help: 'Messages whose readings were made durable and acknowledged.',
+      labelNames: ['format'] as const,
+      registers,
+    }),
+    readingsAccepted: new Counter({
+      name: 'telemoat_readings_accepted_total',
+      help: 'Readings made durable and acknowledged.',
+      registers,
+    }),
+    messagesRejected: new Counter({
+      name: 'telemoat_messages_rejected_total',
+      help: 'Messages refused by the ingest rules, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    deviceRejections: new Counter({
+      name: 'telemoat_device_messages_rejected_total',
+      help: 'Messages refused by the ingest rules, by device.',
+      labelNames: ['device_id'] as const,
+      registers,
+    }),
+    forbidden: new Counter({
+      name: 'telemoat_forbidden_total',
+      help: 'Publishes and subscriptions outside the device’s own topics.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    notAcknowledged: new Counter({
+      name: 'telemoat_messages_not_acknowledged_total',
+      help: 'Messages not acknowledged because they could not be made durable (spool full or failing).',
+      registers,
+    }),
+    influxWriteSeconds: new Histogram({
+      name: 'telemoat_influx_write_seconds',
+      help: 'Duration of InfluxDB batch writes from the spool.',
+      labelNames: ['outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    influxWriteErrors: new Counter({
+      name: 'telemoat_influx_write_errors_total',
+      help: 'Failed InfluxDB batch writes (they are retried, or quarantined if not retryable).',
+      labelNames: ['retryable'] as const,
+      registers,
+    }),
+  };
+
+  new Gauge({
+    name: 'telemoat_spool_bytes',
+    help: 'Bytes in the write-ahead spool not yet confirmed by InfluxDB.',
+    registers,
+    collect() {
+      this.set(spoolStats().bytes);
+    },
+  });
+  new Gauge({
+    name: 'telemoat_spool_segments',
+    help: 'Spool segments not yet confirmed by InfluxDB.',
+    registers,
+    collect() {
+      this.set(spoolStats().segments);
+    },
+  });
+  new Gauge({
+    name: 'telemoat_spool_oldest_age_seconds',
+    help: 'Age of the oldest reading still waiting in the spool.',
+    registers,
+    collect() {
+      this.set(spoolStats().oldestAgeMs / 1000);
+    },
+  });
+
+  return metrics;
+}
+
+export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;

@@ -1,0 +1,200 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { platformEnv } from '../../bin/platform-env.js';
+import { setupConfigSchema } from '../../bin/setup.config.js';
+import { runSetup } from '../../bin/setup.js';
+import { loadConfig } from '../../common/config.js';
+import { createLogger } from '../../common/logger.js';
+import { DevicesRepository } from '../../directory/devices.repository.js';
+import { OrganisationsRepository } from '../../directory/organisations.repository.js';
+import { rowsOf } from '../../influx/influx.client.js';
+import { InfluxClient } from '../../influx/influx.client.js';
+import { freePort } from '../../servers/free-port.js';
+import { startInflux, type LocalInflux } from '../../servers/local-servers.js';
+import { connectDevice, eventually } from '../support/mqtt-device.js';
+
+const MESSAGES = 5000; // half Telemoat JSON, half SenML, two readings each: 10,000 readings
+const OUTAGE_MS = 20_000;
+
+/**
+ * The durability promise end to end: InfluxDB stopped for 20 s and the broker killed with
+ * SIGKILL once, while one device publishes 10,000 readings at QoS 1. Every acknowledged reading
+ * must be in InfluxDB exactly once. This file runs its own InfluxDB and broker process, so
+ * stopping them disturbs no other test.
+ */
+describe('durable acceptance under outages', () => {
+  const root = { dir: '' };
+  let influx: LocalInflux;
+  let env: Record<string, string | undefined>;
+  let broker: ChildProcess | undefined;
+  let device: { id: string; secret: string; pseudonym: string };
+  let admin: InfluxClient;
+
+  async function startBrokerProcess(): Promise<ChildProcess> {
+    const log = await open(path.join(root.dir, 'broker.log'), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/main.ts', 'broker'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    child.once('exit', () => void log.close());
+    await eventually(
+      15_000,
+      () =>
+        fetch(`http://127.0.0.1:${env.METRICS_PORT}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      (ok) => ok,
+    );
+    return child;
+  }
+
+  beforeAll(async () => {
+    root.dir = await mkdtemp(path.join(tmpdir(), 'telemoat-durability-'));
+    await chmod(root.dir, 0o755);
+    influx = await startInflux({ dataDir: path.join(root.dir, 'influx') });
+    const servers = {
+      ...inject('servers'),
+      influxUrl: influx.url,
+      influxAdminUser: influx.adminUser,
+      influxAdminPassword: influx.adminPassword,
+    };
+    const suffix = randomBytes(4).toString('hex');
+    env = {
+      ...platformEnv(servers, inject('secrets'), {
+        database: `telemoat_${suffix}`,
+        influxDatabase: 'telemoat',
+        spoolDir: path.join(root.dir, 'spool'),
+        mqttPort: await freePort(),
+        apiPort: 0,
+        wsPort: 0,
+        metricsPort: await freePort(),
+      }),
+      LOG_LEVEL: 'warn',
+    };
+    await runSetup(
+      loadConfig('setup', setupConfigSchema, env),
+      createLogger({ name: 'test', level: 'warn' }),
+    );
+    const pool = new pg.Pool({ connectionString: env.API_DATABASE_URL, max: 1 });
+    const org = await new OrganisationsRepository(pool).create('Durable AB');
+    const provisioned = await new DevicesRepository(pool).provision(org.id, 'Logger');
+    await pool.end();
+    device = {
+      id: provisioned.device.id,
+      secret: provisioned.secret,
+      pseudonym: provisioned.device.pseudonym,
+    };
+    admin = new InfluxClient({
+      url: influx.url,
+      username: influx.adminUser,
+      password: influx.adminPassword,
+    });
+    broker = await startBrokerProcess();
+  });
+
+  afterAll(async () => {
+    broker?.kill('SIGKILL');
+    await influx?.stop();
+    await rm(root.dir, { recursive: true, force: true });
+  });
+
+  it('stores every acknowledged reading exactly once through an InfluxDB outage and a SIGKILL', async () => {
+    const client = await connectDevice(`mqtt://127.0.0.1:${env.MQTT_PORT}`, device, {
+      reconnectPeriod: 200,
+    });
+    const base = Date.now() - 120_000;
+    const acked = new Set<number>();
+    const payloadFor = (i: number) => {
+      const ts = base + i * 10;
+      return i % 2 === 0
+        ? {
+            topic: `devices/${device.id}/telemetry`,
+            body: JSON.stringify({ ts, readings: { temp: i, ok: i % 3 === 0 } }),
+          }
+        : {
+            topic: `devices/${device.id}/senml`,
+            body: JSON.stringify([
+              { bt: ts / 1000, n: 'temp', v: i },
+              { n: 'ok', vb: i % 3 === 0 },
+            ]),
+          };
+    };
+
+    // Publish at a steady pace with a bounded window, so the run spans the whole outage.
+    const publishing = (async () => {
+      const inFlight = new Set<Promise<void>>();
+      for (let i = 0; i < MESSAGES; i++) {
+        const { topic, body } = payloadFor(i);
+        const sent: Promise<void> = client
+          .publishAsync(topic, body, { qos: 1 })
+          .then(() => void acked.add(i))
+          .finally(() => inFlight.delete(sent));
+        inFlight.add(sent);
+        if (inFlight.size >= 50) await Promise.race(inFlight);
+        if (i % 25 === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await Promise.all(inFlight);
+    })();
+
+    await eventually(
+      10_000,
+      () => Promise.resolve(acked.size),
+      (n) => n >= 300,
+    );
+    await influx.stop();
+    const outageStarted = Date.now();
+    const ackedBeforeKill = await eventually(
+      10_000,
+      () => Promise.resolve(acked.size),
+      (n) => n >= 1500,
+    );
+    broker!.kill('SIGKILL');
+    await new Promise((resolve) => broker!.once('exit', resolve));
+    broker = await startBrokerProcess();
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, OUTAGE_MS - (Date.now() - outageStarted))),
+    );
+    influx = await startInflux({ dataDir: path.join(root.dir, 'influx'), port: influx.port });
+    await publishing;
+    client.end(true);
+
+    expect(ackedBeforeKill).toBeGreaterThanOrEqual(1500);
+    expect(acked.size).toBe(MESSAGES);
+    const count = async () => {
+      const [series] = await admin.query(
+        `SELECT count(value) AS numbers, count(flag) AS flags FROM readings WHERE device = '${device.pseudonym}'`,
+        { database: 'telemoat' },
+      );
+      const row = series ? rowsOf(series)[0] : undefined;
+      return { numbers: Number(row?.numbers ?? 0), flags: Number(row?.flags ?? 0) };
+    };
+    const stored = await eventually(
+      30_000,
+      count,
+      (c) => c.numbers === MESSAGES && c.flags === MESSAGES,
+    );
+    expect(stored).toEqual({ numbers: MESSAGES, flags: MESSAGES });
+
+    // Exactly once, reading by reading: each acknowledged timestamp holds the value sent with it.
+    const rows = (
+      await admin.query(
+        `SELECT value FROM readings WHERE device = '${device.pseudonym}' AND metric = 'temp'`,
+        {
+          database: 'telemoat',
+        },
+      )
+    ).flatMap(rowsOf);
+    expect(rows).toHaveLength(MESSAGES);
+    for (const row of rows) expect(row.time).toBe(base + Number(row.value) * 10);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`)).text();
+    expect(metrics).toMatch(/^telemoat_spool_bytes 0$/m);
+  }, 120_000);
+});

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, open, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -197,4 +197,34 @@ describe('durable acceptance under outages', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`)).text();
     expect(metrics).toMatch(/^telemoat_spool_bytes 0$/m);
   }, 120_000);
+
+  it('shuts down on SIGTERM: stops accepting, drains the spool into InfluxDB, exits 0', async () => {
+    const client = await connectDevice(`mqtt://127.0.0.1:${env.MQTT_PORT}`, device);
+    const base = Date.now() - 60_000;
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        client.publishAsync(
+          `devices/${device.id}/telemetry`,
+          JSON.stringify({ ts: base + i, readings: { shutdown: i } }),
+          { qos: 1 },
+        ),
+      ),
+    );
+    const exited = new Promise<number | null>((resolve) => broker!.once('exit', resolve));
+    broker!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    broker = undefined;
+    client.end(true);
+
+    const [series] = await admin.query(
+      `SELECT count(value) FROM readings WHERE device = '${device.pseudonym}' AND metric = 'shutdown'`,
+      { database: 'telemoat' },
+    );
+    expect(series ? rowsOf(series)[0]?.count : 0).toBe(200);
+    const left = (await readdir(path.join(root.dir, 'spool'))).filter((f) => f !== 'quarantine');
+    expect(left).toEqual([]);
+    await expect(connectDevice(`mqtt://127.0.0.1:${env.MQTT_PORT}`, device)).rejects.toThrow(
+      /ECONNREFUSED/,
+    );
+  }, 30_000);
 });

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createIngest,
-  type IngestLimits,
-  type PayloadFormat,
-} from '../../ingest/ingest.pipeline.js';
-import type { ReadingPoint } from '../../influx/reading-point.js';
+import { recordingIngest, testIdentity } from '../support/recording-ingest.js';
+import { createIngest, type IngestLimits } from '../../ingest/ingest.pipeline.js';
 
 const now = Date.parse('2026-11-21T12:00:00Z');
 const limits: IngestLimits = {
@@ -13,24 +9,8 @@ const limits: IngestLimits = {
   maxFutureMs: 5 * 60_000,
   maxAgeMs: 30 * 86_400_000,
 };
-const identity = { deviceId: 'dev_1', deviceKey: 'a'.repeat(32), tenantKey: 'b'.repeat(32) };
-
-/** A sink that records what it was given, standing in for InfluxDB in these unit tests. */
-function setup() {
-  const written: ReadingPoint[][] = [];
-  const ingest = createIngest({
-    sink: { write: (points) => Promise.resolve(void written.push([...points])) },
-    limits,
-    now: () => now,
-  });
-  const accept = (payload: unknown, format: PayloadFormat = 'telemoat') =>
-    ingest.accept(
-      identity,
-      format,
-      Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
-    );
-  return { written, accept };
-}
+const identity = testIdentity;
+const setup = () => recordingIngest(limits, now, 'telemoat');
 
 describe('ingest pipeline', () => {
   it('turns Telemoat JSON into points tagged only with pseudonyms', async () => {

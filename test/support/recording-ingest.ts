@@ -1,0 +1,32 @@
+import {
+  createIngest,
+  type IngestLimits,
+  type PayloadFormat,
+} from '../../ingest/ingest.pipeline.js';
+import type { ReadingPoint } from '../../influx/reading-point.js';
+
+export const testIdentity = {
+  deviceId: 'dev_1',
+  deviceKey: 'a'.repeat(32),
+  tenantKey: 'b'.repeat(32),
+};
+
+/**
+ * The ingest pipeline with a sink that records what it was given, standing in for the spool
+ * in unit tests. `accept` takes an object (sent as JSON) or a raw string payload.
+ */
+export function recordingIngest(limits: IngestLimits, now: number, defaultFormat: PayloadFormat) {
+  const written: ReadingPoint[][] = [];
+  const ingest = createIngest({
+    sink: { write: (points) => Promise.resolve(void written.push([...points])) },
+    limits,
+    now: () => now,
+  });
+  const accept = (payload: unknown, format: PayloadFormat = defaultFormat) =>
+    ingest.accept(
+      testIdentity,
+      format,
+      Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+    );
+  return { written, accept };
+}

@@ -124,12 +124,20 @@ describe('startInflux', () => {
 
       const created = await influxQuery(first.url, 'CREATE DATABASE kept', admin);
       expect(created.status).toBe(200);
-      const written = await influxPost(
-        first.url,
-        '/write?db=kept&precision=s',
-        'reading,device=d1 value=42 1700000000',
-        admin,
-      );
+      // InfluxDB 1.x may answer "database not found" for a moment after CREATE DATABASE
+      // under load, so the write is retried briefly; the platform's drainer retries 404 too.
+      const write = () =>
+        influxPost(
+          first.url,
+          '/write?db=kept&precision=s',
+          'reading,device=d1 value=42 1700000000',
+          admin,
+        );
+      let written = await write();
+      for (let attempt = 0; written.status === 404 && attempt < 20; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        written = await write();
+      }
       expect(written.status).toBe(204);
 
       const anonymous = await influxQuery(first.url, 'SHOW MEASUREMENTS');

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every Telemoat component; the command names the component:
-#   docker run telemoat setup|broker|api
+#   docker run telemoat setup|broker|api|jobs
 # TypeScript runs through tsx (a runtime dependency), so there is no build step.
 # No secrets are baked in: every credential arrives through the environment at run time.
 

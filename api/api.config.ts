@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { env } from '../common/config.js';
+import { directoryKeysShape } from '../directory/crypto/crypto.config.js';
+import { parseOidcProviders } from './oidc.service.js';
 
 export const apiConfigSchema = z.object({
   LOG_LEVEL: env.logLevel(),
@@ -19,6 +21,52 @@ export const apiConfigSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('telemoat'),
   JWT_AUDIENCE: z.string().min(1).default('telemoat-api'),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
+  // Sessions (P9), sign-in throttling (P10) and OpenID Connect (P8): see api/auth.routes.ts.
+  /** How long a refresh token may wait to be exchanged: a session's idle timeout. */
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(1_209_600),
+  /** A session's absolute lifetime, however often it is refreshed. */
+  SESSION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(2_592_000),
+  /** `false` only for plain-HTTP local use: browsers drop Secure cookies on http://localhost. */
+  AUTH_COOKIE_SECURE: z.enum(['true', 'false']).default('true'),
+  /** HMAC key that names accounts in the security log instead of their e-mail addresses. */
+  SECURITY_LOG_KEY: env.secret(32),
+  SIGNIN_THROTTLE_WINDOW_MS: z.coerce.number().int().min(1000).default(900_000),
+  SIGNIN_THROTTLE_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
+  SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(20),
+  SIGNIN_THROTTLE_BASE_DELAY_MS: z.coerce.number().int().min(1).default(1000),
+  SIGNIN_THROTTLE_MAX_DELAY_MS: z.coerce.number().int().min(1).default(30_000),
+  /** JSON array of `{ id, issuer, clientId, clientSecret?, redirectUri }`; see parseOidcProviders. */
+  OIDC_PROVIDERS: z
+    .string()
+    .default('[]')
+    .superRefine((value, ctx) => {
+      try {
+        parseOidcProviders(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
+  // The encrypted directory (P12), sign-up and invitations (P4-P7), e-mail (P5, P14).
+  ...directoryKeysShape,
+  /** smtp:// or smtps://[user:password@]host:port; `npm start` runs a local catcher on 1025. */
+  SMTP_URL: env.url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
+  /** The From header of every e-mail, e.g. `Telemoat <no-reply@example.com>`. */
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\r\n]*@[^\r\n]*$/, 'must be an address, optionally as Name <address>')
+    .default('Telemoat <no-reply@telemoat.local>'),
+  /** Where links in e-mails lead: the address people reach the dashboard at. */
+  PUBLIC_URL: env.url(['http:', 'https:']).default('http://127.0.0.1:8080'),
+  /** The privacy terms sign-up and invitations accept; raise it when the terms change (P22). */
+  PRIVACY_TERMS_VERSION: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .default('1'),
+  EMAIL_VERIFICATION_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(24),
+  /** P7: how long an invitation link works; an account nobody accepts is deleted then. */
+  INVITATION_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+  /** P4: how long the registration record (time, IP, browser) of a sign-up is kept. */
+  REGISTRATION_RECORD_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
 
 export type ApiConfig = z.output<typeof apiConfigSchema>;

@@ -4,11 +4,21 @@ import type { Logger } from '../common/logger.js';
 import { authRoutes, type AuthRoutesDeps } from './auth.routes.js';
 import { devicesRoutes, type DevicesRoutesDeps } from './devices.routes.js';
 import { errorHandler, requestContext, requireUser } from './http.js';
+import { invitationsRoutes, type InvitationsRoutesDeps } from './invitations.routes.js';
 import { meRoutes, type MeRoutesDeps } from './me.routes.js';
+import { orgsRoutes, type OrgsRoutesDeps } from './orgs.routes.js';
+import { securityRoutes, type SecurityRoutesDeps } from './security.routes.js';
+import { mySessionsRoutes, mySignInsRoutes, type SessionsRoutesDeps } from './sessions.routes.js';
+import { signupRoutes, type SignupRoutesDeps } from './signup.routes.js';
 
 export type ApiDeps = AuthRoutesDeps &
   DevicesRoutesDeps &
-  MeRoutesDeps & {
+  MeRoutesDeps &
+  SignupRoutesDeps &
+  InvitationsRoutesDeps &
+  OrgsRoutesDeps &
+  SessionsRoutesDeps &
+  SecurityRoutesDeps & {
     logger: Logger;
     /** Folder with the built dashboard; served at `/` when given. */
     dashboardDir?: string;
@@ -28,8 +38,14 @@ export function buildApi(deps: ApiDeps): Express {
 
   const v1 = express.Router();
   v1.use('/auth', authRoutes(deps));
+  v1.use('/auth', signupRoutes(deps));
+  v1.use('/invitations', invitationsRoutes(deps));
   v1.use(requireUser(deps.tokens));
+  v1.use('/me/sessions', mySessionsRoutes(deps));
+  v1.use('/me/sign-ins', mySignInsRoutes(deps));
+  v1.use('/security', securityRoutes(deps));
   v1.use('/me', meRoutes(deps));
+  v1.use('/orgs', orgsRoutes(deps));
   v1.use('/orgs/:orgId/devices', devicesRoutes(deps));
   app.use('/api/v1', v1);
   app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND')));

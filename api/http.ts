@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { MailUnavailableError } from '../directory/mailer.js';
 import { InfluxError } from '../influx/influx.client.js';
 import type { TokenService } from './token.service.js';
 
@@ -11,6 +12,8 @@ declare module 'express-serve-static-core' {
     id: string;
     log: Logger;
     userId?: string;
+    /** The session of the access token; requireUser has checked that it is live (P9). */
+    sessionId?: string;
   }
 }
 
@@ -51,6 +54,7 @@ export function requireUser(tokens: TokenService): RequestHandler {
     verified.then((claims) => {
       if (!claims) return next(new AppError('UNAUTHENTICATED'));
       req.userId = claims.userId;
+      req.sessionId = claims.sessionId;
       next();
     }, next);
   };
@@ -77,9 +81,10 @@ function toAppError(err: unknown): AppError {
   return new AppError('INTERNAL');
 }
 
-/** Connection failures from pg or InfluxDB: the API is fine, a store behind it is not. */
+/** Connection failures from pg, InfluxDB or the mail server: the API is fine, a service behind it is not. */
 function isUnavailable(err: unknown): boolean {
   if (err instanceof InfluxError) return err.retryable;
+  if (err instanceof MailUnavailableError) return true;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: string }).code;
   return (

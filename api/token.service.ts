@@ -6,6 +6,13 @@ const ALGORITHM = 'EdDSA';
 
 export interface AccessClaims {
   userId: string;
+  /** The session the token belongs to; the token is honoured only while it is live (P9). */
+  sessionId: string;
+}
+
+/** Whether a session is still live: consulted on every verification. */
+export interface SessionState {
+  isActive(sessionId: string, userId: string): Promise<boolean>;
 }
 
 export interface TokenServiceOptions {
@@ -13,6 +20,7 @@ export interface TokenServiceOptions {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  sessions: SessionState;
 }
 
 export class TokenService {
@@ -24,9 +32,13 @@ export class TokenService {
     this.publicKey = createPublicKey(this.privateKey);
   }
 
+  get ttlSeconds(): number {
+    return this.options.ttlSeconds;
+  }
+
   async issue(claims: AccessClaims): Promise<string> {
-    return new SignJWT({})
-      .setProtectedHeader({ alg: ALGORITHM })
+    return new SignJWT({ sid: claims.sessionId })
+      .setProtectedHeader({ alg: ALGORITHM, typ: 'at+jwt' })
       .setSubject(claims.userId)
       .setIssuer(this.options.issuer)
       .setAudience(this.options.audience)
@@ -35,18 +47,33 @@ export class TokenService {
       .sign(this.privateKey);
   }
 
-  /** Returns the claims, or null for any token that is not ours, not current or malformed. */
+  /**
+   * Returns the claims, or null for any token that is not ours, not current, malformed, or
+   * whose session has ended: after logout no token of that session is accepted (P9).
+   */
   async verify(token: string): Promise<AccessClaims | null> {
+    const claims = await this.verifySignature(token);
+    if (!claims) return null;
+    return (await this.options.sessions.isActive(claims.sessionId, claims.userId)) ? claims : null;
+  }
+
+  private async verifySignature(token: string): Promise<AccessClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.publicKey, {
         algorithms: [ALGORITHM],
         issuer: this.options.issuer,
         audience: this.options.audience,
-        requiredClaims: ['exp', 'sub'],
+        typ: 'at+jwt',
+        requiredClaims: ['exp', 'iat', 'sub', 'sid'],
       });
-      return payload.sub ? { userId: payload.sub } : null;
+      const { sub, sid } = payload;
+      return typeof sub === 'string' && typeof sid === 'string' && uuid.test(sub) && uuid.test(sid)
+        ? { userId: sub, sessionId: sid }
+        : null;
     } catch {
       return null;
     }
   }
 }
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -4,16 +4,15 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApi } from '../api/app.js';
 import type { ApiConfig } from '../api/api.config.js';
-import { TokenService } from '../api/token.service.js';
 import { closeServer, listen } from '../common/listen.js';
 import type { Logger } from '../common/logger.js';
 import { hashSecret, verifySecret } from '../common/secret-hash.js';
 import { DevicesRepository } from '../directory/devices.repository.js';
-import { OrganisationsRepository } from '../directory/organisations.repository.js';
-import { UsersRepository } from '../directory/users.repository.js';
 import { InfluxClient } from '../influx/influx.client.js';
 import { ReadingsReader } from '../influx/readings.reader.js';
 import { newDeviceSecret } from '../common/ids.js';
+import { authDeps } from './auth-deps.js';
+import { identityDeps } from './identity-deps.js';
 
 const dashboardDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dashboard');
 
@@ -28,18 +27,13 @@ export async function startApi(config: ApiConfig, logger: Logger) {
     password: config.INFLUX_API_PASSWORD,
   });
 
+  const identity = identityDeps(pool, config);
   const app = buildApi({
     logger,
-    users: new UsersRepository(pool),
-    organisations: new OrganisationsRepository(pool),
+    ...identity,
     devices: new DevicesRepository(pool),
     readings: new ReadingsReader(influx, config.INFLUX_DATABASE),
-    tokens: new TokenService({
-      privateKeyPem: config.JWT_PRIVATE_KEY,
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-    }),
+    ...authDeps(pool, config),
     verifyPassword: verifySecret,
     decoyHash: await hashSecret(newDeviceSecret()),
     dashboardDir,
@@ -55,6 +49,7 @@ export async function startApi(config: ApiConfig, logger: Logger) {
       const closed = closeServer(server);
       server.closeIdleConnections();
       await closed;
+      identity.closeMailer();
       await pool.end();
     },
   };

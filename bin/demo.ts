@@ -1,6 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import pg from 'pg';
+import type { ApiConfig } from '../api/api.config.js';
 import { hashSecret } from '../common/secret-hash.js';
+import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../directory/devices.repository.js';
 import { OrganisationsRepository } from '../directory/organisations.repository.js';
 import { UsersRepository } from '../directory/users.repository.js';
@@ -21,16 +23,14 @@ const demoDevices = [
  * only in `fleetFile` (mode 0600), which the simulated devices read, as a real operator's
  * provisioning file would be kept; the directory holds only their hashes.
  */
-export async function seedDemo(
-  apiDatabaseUrl: string,
-  fleetFile: string,
-): Promise<SimulatedDevice[]> {
-  const pool = new pg.Pool({ connectionString: apiDatabaseUrl, max: 2 });
+export async function seedDemo(config: ApiConfig, fleetFile: string): Promise<SimulatedDevice[]> {
+  const pool = new pg.Pool({ connectionString: config.API_DATABASE_URL, max: 2 });
   try {
-    const users = new UsersRepository(pool);
-    const organisations = new OrganisationsRepository(pool);
+    const crypto = directoryCryptoFrom(config);
+    const users = new UsersRepository(pool, crypto);
+    const organisations = new OrganisationsRepository(pool, crypto);
     const devices = new DevicesRepository(pool);
-    const org = (await organisations.findByName(demoOrg)) ?? (await organisations.create(demoOrg));
+    // Names are encrypted, so the demo organisation is found through its owner's e-mail.
     const existing = await users.findByEmail(demoLogin.email);
     const userId =
       existing?.id ??
@@ -40,6 +40,10 @@ export async function seedDemo(
         passwordHash: await hashSecret(demoLogin.password),
         verified: true,
       }));
+    const owned = (await users.memberships(userId)).find(
+      (m) => m.orgName === demoOrg && m.role === 'owner',
+    );
+    const org = owned ? { id: owned.orgId } : await organisations.create(demoOrg);
     await organisations.addMember(org.id, userId, 'owner');
 
     const known = await readFleet(fleetFile);

@@ -20,6 +20,12 @@ export interface PlatformSecrets {
   influxIngestPassword: string;
   influxApiPassword: string;
   jwtPrivateKey: string;
+  /** HMAC key naming accounts in the security log (SECURITY_LOG_KEY). */
+  securityLogKey: string;
+  /** The directory's master key (DIRECTORY_MASTER_KEYS, id `local`), base64. */
+  directoryMasterKey: string;
+  /** The e-mail blind index key (EMAIL_INDEX_KEY), base64. */
+  emailIndexKey: string;
 }
 
 export interface PlatformPlacement {
@@ -44,13 +50,22 @@ export function generateSecrets(): PlatformSecrets {
     influxIngestPassword: password(),
     influxApiPassword: password(),
     jwtPrivateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    securityLogKey: randomBytes(32).toString('base64url'),
+    directoryMasterKey: randomBytes(32).toString('base64'),
+    emailIndexKey: randomBytes(32).toString('base64'),
   };
 }
 
 /** Secrets for a data folder, created once (mode 0600) so a restart keeps its credentials. */
 export async function loadOrCreateSecrets(file: string): Promise<PlatformSecrets> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as PlatformSecrets;
+    const stored = JSON.parse(await readFile(file, 'utf8')) as Partial<PlatformSecrets>;
+    // A data folder from before a secret existed gets the missing ones generated and kept.
+    const missing = Object.entries(generateSecrets()).filter(([key]) => !(key in stored));
+    if (missing.length === 0) return stored as PlatformSecrets;
+    const completed = { ...stored, ...Object.fromEntries(missing) } as PlatformSecrets;
+    await writeFile(file, JSON.stringify(completed, null, 2), { mode: 0o600 });
+    return completed;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -86,6 +101,12 @@ export function platformEnv(
       'telemoat_broker',
       secrets.brokerDatabasePassword,
     ),
+    JOBS_DATABASE_URL: roleUrl(
+      adminUrl,
+      placement.database,
+      'telemoat_jobs',
+      secrets.jobsDatabasePassword,
+    ),
     INFLUX_URL: servers.influxUrl,
     INFLUX_DATABASE: placement.influxDatabase,
     INFLUX_ADMIN_USER: servers.influxAdminUser,
@@ -93,6 +114,12 @@ export function platformEnv(
     INFLUX_INGEST_PASSWORD: secrets.influxIngestPassword,
     INFLUX_API_PASSWORD: secrets.influxApiPassword,
     JWT_PRIVATE_KEY: secrets.jwtPrivateKey,
+    SECURITY_LOG_KEY: secrets.securityLogKey,
+    DIRECTORY_MASTER_KEYS: `local:${secrets.directoryMasterKey}`,
+    DIRECTORY_ACTIVE_KEY_ID: 'local',
+    EMAIL_INDEX_KEY: secrets.emailIndexKey,
+    // The local platform and the tests speak plain HTTP on 127.0.0.1.
+    AUTH_COOKIE_SECURE: 'false',
     SPOOL_DIR: placement.spoolDir,
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: String(placement.mqttPort),
@@ -100,5 +127,7 @@ export function platformEnv(
     ...(placement.metricsPort === undefined ? {} : { METRICS_PORT: String(placement.metricsPort) }),
     API_HOST: '127.0.0.1',
     API_PORT: String(placement.apiPort),
+    // Links in e-mails; with a port chosen by the OS (0) the schema default stands.
+    ...(placement.apiPort === 0 ? {} : { PUBLIC_URL: `http://127.0.0.1:${placement.apiPort}` }),
   };
 }

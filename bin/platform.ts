@@ -4,6 +4,8 @@ import { loadConfigs } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { startApi } from './api.js';
 import { startBroker } from './broker.js';
+import { jobsConfigSchema } from './jobs.config.js';
+import { startJobs } from './jobs.js';
 import { setupConfigSchema } from './setup.config.js';
 import { runSetup } from './setup.js';
 
@@ -11,12 +13,17 @@ export type Env = Record<string, string | undefined>;
 
 /**
  * Every component in one process, each with its own configuration, role and credentials, as
- * in a deployment. Used by the local start-up and the end-to-end tests. All three schemas are
+ * in a deployment. Used by the local start-up and the end-to-end tests. All four schemas are
  * checked before anything starts, so one attempt reports every bad key.
  */
 export async function startPlatform(env: Env, logger: Logger) {
   const configs = loadConfigs(
-    { setup: setupConfigSchema, broker: brokerConfigSchema, api: apiConfigSchema },
+    {
+      setup: setupConfigSchema,
+      broker: brokerConfigSchema,
+      api: apiConfigSchema,
+      jobs: jobsConfigSchema,
+    },
     env,
   );
   await runSetup(configs.setup, logger);
@@ -25,6 +32,7 @@ export async function startPlatform(env: Env, logger: Logger) {
     await broker.close();
     throw err;
   });
+  const jobs = startJobs(configs.jobs, logger);
   return {
     mqttPort: broker.port,
     brokerPorts: broker.ports,
@@ -32,6 +40,7 @@ export async function startPlatform(env: Env, logger: Logger) {
     broker,
     async close() {
       await api.close();
+      await jobs.close();
       await broker.close();
     },
   };

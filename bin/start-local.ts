@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { apiConfigSchema } from '../api/api.config.js';
 import { env, loadConfig } from '../common/config.js';
-import { createLogger } from '../common/logger.js';
+import { createLogger, safeUrl } from '../common/logger.js';
 import { startSimulatedFleet } from '../fleet/simulated-fleet.js';
 import { startInflux, startPostgres } from '../servers/local-servers.js';
+import { startSmtpCatcher, type CaughtMail } from '../servers/smtp-catcher.js';
 import { seedDemo, demoLogin } from './demo.js';
 import { loadOrCreateSecrets, platformEnv, type ServerEndpoints } from './platform-env.js';
 import { startPlatform } from './platform.js';
@@ -20,6 +22,8 @@ const localConfigSchema = z.object({
   INFLUX_URL: env.url(['http:', 'https:']).optional(),
   INFLUX_ADMIN_USER: env.name().optional(),
   INFLUX_ADMIN_PASSWORD: z.string().optional(),
+  /** A mail server of your own; without it, e-mails are caught locally and printed. */
+  SMTP_URL: env.url(['smtp:', 'smtps:']).optional(),
 });
 
 runMain('telemoat', async () => {
@@ -52,6 +56,13 @@ runMain('telemoat', async () => {
         });
 
   const secrets = await loadOrCreateSecrets(path.join(dataDir, 'secrets.json'));
+  // Sign-up needs e-mail: without SMTP_URL, a catcher on 127.0.0.1 prints every message.
+  const mailContext = { apiBase: `http://127.0.0.1:${local.API_PORT}`, termsVersion: '1' };
+  const mailCatcher = local.SMTP_URL ? undefined : await startSmtpCatcher({ port: 1025 });
+  if (mailCatcher) {
+    stops.push(() => mailCatcher.stop());
+    mailCatcher.onMail((mail) => process.stdout.write(describeMail(mail, mailContext)));
+  }
   const platformEnvironment = {
     ...platformEnv({ postgresAdminUrl: postgres.url, ...influx }, secrets, {
       database: 'telemoat',
@@ -60,13 +71,19 @@ runMain('telemoat', async () => {
       mqttPort: local.MQTT_PORT,
       apiPort: local.API_PORT,
     }),
+    ...(mailCatcher ? { SMTP_URL: mailCatcher.url } : {}),
     ...process.env,
   };
   const platform = await startPlatform(platformEnvironment, logger);
   stops.unshift(() => platform.close());
+  const apiConfig = loadConfig('api', apiConfigSchema, platformEnvironment);
+  Object.assign(mailContext, {
+    apiBase: `http://127.0.0.1:${platform.apiPort}`,
+    termsVersion: apiConfig.PRIVACY_TERMS_VERSION,
+  });
 
   const fleetFile = path.join(dataDir, 'demo-fleet.json');
-  const devices = await seedDemo(platformEnvironment.API_DATABASE_URL!, fleetFile);
+  const devices = await seedDemo(apiConfig, fleetFile);
   const fleet = startSimulatedFleet({
     mqttUrl: `mqtt://127.0.0.1:${platform.mqttPort}`,
     devices,
@@ -85,6 +102,9 @@ runMain('telemoat', async () => {
       `  MQTT        mqtt://127.0.0.1:${platform.mqttPort}  (WebSocket ws://127.0.0.1:${platform.brokerPorts.ws ?? '-'}/mqtt)`,
       `  Metrics     http://127.0.0.1:${platform.brokerPorts.metrics}/metrics`,
       `  Demo login  ${demoLogin.email} / ${demoLogin.password}`,
+      mailCatcher
+        ? `  E-mail      printed below; nothing is delivered (SMTP catcher on ${mailCatcher.url})`
+        : `  E-mail      sent through ${safeUrl(local.SMTP_URL!)}`,
       `  Fleet       ${devices.length} simulated devices, one reading set every ${local.FLEET_INTERVAL_MS} ms (secrets in ${fleetFile})`,
       '',
       'Publish a reading yourself:',
@@ -102,3 +122,26 @@ runMain('telemoat', async () => {
     },
   };
 });
+
+/** A caught e-mail for the console, with the API call its link stands for until a page exists. */
+function describeMail(
+  mail: CaughtMail,
+  { apiBase, termsVersion }: { apiBase: string; termsVersion: string },
+): string {
+  const lines = ['', `E-mail to ${mail.to.join(', ')}: ${mail.subject}`];
+  lines.push(...mail.text.split('\n').map((line) => `  | ${line}`));
+  const token = /#token=([\w-]{43})/.exec(mail.text)?.[1];
+  const json = `-H 'content-type: application/json'`;
+  if (token && mail.text.includes('/accept-invitation#')) {
+    lines.push(
+      '  Accept it with:',
+      `  curl -s -X POST ${apiBase}/api/v1/invitations/accept ${json} -d '{"token":"${token}","password":"choose-a-password","termsVersion":"${termsVersion}"}'`,
+    );
+  } else if (token) {
+    lines.push(
+      '  Confirm it with:',
+      `  curl -s -X POST ${apiBase}/api/v1/auth/verify-email ${json} -d '{"token":"${token}"}'`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -4,10 +4,17 @@
  */
 export const errorCatalogue = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
+  WEAK_PASSWORD: { status: 400, message: 'Choose a longer or a less common password.' },
+  TERMS_NOT_ACCEPTED: { status: 400, message: 'Accept the current privacy terms to continue.' },
+  TOKEN_INVALID: { status: 400, message: 'This link is not valid; it may be used or expired.' },
   UNAUTHENTICATED: { status: 401, message: 'Sign in to continue.' },
   INVALID_CREDENTIALS: { status: 401, message: 'E-mail or password is wrong.' },
   FORBIDDEN: { status: 403, message: 'You do not have the role this needs.' },
+  CSRF_REJECTED: { status: 403, message: 'This request needs the x-telemoat-csrf: 1 header.' },
+  TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many failed sign-ins; wait and try again.' },
+  OIDC_FAILED: { status: 401, message: 'Sign-in with the identity provider failed.' },
   NOT_FOUND: { status: 404, message: 'There is nothing here.' },
+  CONFLICT: { status: 409, message: 'This conflicts with the current state; nothing changed.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A storage service is unavailable; try again.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { status: number; message: string }>;

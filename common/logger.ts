@@ -26,6 +26,13 @@ export const redactPaths = [
   'headers.cookie',
   'connectionString',
   '*.connectionString',
+  // Configuration that must never reach a log: the directory's keys and the mail server's URL.
+  'DIRECTORY_MASTER_KEYS',
+  '*.DIRECTORY_MASTER_KEYS',
+  'EMAIL_INDEX_KEY',
+  '*.EMAIL_INDEX_KEY',
+  'SMTP_URL',
+  '*.SMTP_URL',
 ];
 
 export function createLogger(options: { level: string; name: string; pretty?: boolean }): Logger {

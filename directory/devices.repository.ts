@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { newDeviceId, newDeviceSecret, newPseudonym } from '../common/ids.js';
 import { hashSecret } from '../common/secret-hash.js';
+import { transaction } from './transaction.js';
 
 export interface Device {
   id: string;
@@ -40,9 +41,7 @@ export class DevicesRepository {
   ): Promise<{ device: Device; secret: string }> {
     const secret = newDeviceSecret();
     const secretHash = await hashSecret(secret);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return transaction(this.pool, async (client) => {
       const { rows } = await client.query<DeviceRow>(
         `INSERT INTO devices (id, org_id, display_name, pseudonym) VALUES ($1, $2, $3, $4)
          RETURNING id, org_id, display_name, pseudonym, status`,
@@ -52,14 +51,8 @@ export class DevicesRepository {
         'INSERT INTO device_credentials (device_id, secret_hash) VALUES ($1, $2)',
         [id, secretHash],
       );
-      await client.query('COMMIT');
       return { device: toDevice(rows[0]!), secret };
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async listForOrg(orgId: string): Promise<Device[]> {

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { apiConfigSchema } from '../../api/api.config.js';
 import { platformEnv } from '../../bin/platform-env.js';
 import { setupConfigSchema } from '../../bin/setup.config.js';
 import { runSetup } from '../../bin/setup.js';
 import { loadConfig } from '../../common/config.js';
 import { createLogger } from '../../common/logger.js';
+import { directoryCryptoFrom } from '../../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../../directory/devices.repository.js';
 import { OrganisationsRepository } from '../../directory/organisations.repository.js';
 import { rowsOf } from '../../influx/influx.client.js';
@@ -83,7 +85,8 @@ describe('durable acceptance under outages', () => {
       createLogger({ name: 'test', level: 'warn' }),
     );
     const pool = new pg.Pool({ connectionString: env.API_DATABASE_URL, max: 1 });
-    const org = await new OrganisationsRepository(pool).create('Durable AB');
+    const crypto = directoryCryptoFrom(loadConfig('api', apiConfigSchema, env));
+    const org = await new OrganisationsRepository(pool, crypto).create('Durable AB');
     const provisioned = await new DevicesRepository(pool).provision(org.id, 'Logger');
     await pool.end();
     device = {

@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { apiConfigSchema } from '../../api/api.config.js';
 import { platformEnv } from '../../bin/platform-env.js';
 import { startPlatform, type Env } from '../../bin/platform.js';
+import { loadConfig } from '../../common/config.js';
 import { createLogger } from '../../common/logger.js';
 import { hashSecret } from '../../common/secret-hash.js';
+import { directoryCryptoFrom, type DirectoryCrypto } from '../../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../../directory/devices.repository.js';
 import { OrganisationsRepository } from '../../directory/organisations.repository.js';
 import { UsersRepository, type Role } from '../../directory/users.repository.js';
@@ -23,6 +26,8 @@ export interface TestPlatform {
   influxAdmin: InfluxClient;
   influxDatabase: string;
   adminPool: pg.Pool;
+  /** The directory's keys as the API has them: for repositories in tests. */
+  crypto: DirectoryCrypto;
   createMember(
     orgId: string,
     role?: Role,
@@ -34,6 +39,13 @@ export interface TestPlatform {
   ): Promise<{ id: string; secret: string; pseudonym: string }>;
   login(email: string, password: string): Promise<string>;
   get(path: string, token?: string): Promise<{ status: number; body: unknown }>;
+  /** A JSON request with any method, optionally signed in and with extra headers. */
+  send(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { token?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
 }
 
@@ -66,8 +78,9 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
   const platform = await startPlatform(env, logger);
   const apiPool = new pg.Pool({ connectionString: env.API_DATABASE_URL, max: 2 });
   const adminPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  const users = new UsersRepository(apiPool);
-  const organisations = new OrganisationsRepository(apiPool);
+  const crypto = directoryCryptoFrom(loadConfig('api', apiConfigSchema, env));
+  const users = new UsersRepository(apiPool, crypto);
+  const organisations = new OrganisationsRepository(apiPool, crypto);
   const devices = new DevicesRepository(apiPool);
   const apiUrl = `http://127.0.0.1:${platform.apiPort}`;
 
@@ -86,6 +99,7 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
     apiUrl,
     influxDatabase,
     adminPool,
+    crypto,
     influxAdmin: new InfluxClient({
       url: servers.influxUrl,
       username: servers.influxAdminUser,
@@ -119,6 +133,16 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
     },
     get: (path, token) =>
       request(path, token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    send: (method, path, body, options = {}) =>
+      request(path, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...options.headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
     async close() {
       await platform.close();
       await Promise.all([apiPool.end(), adminPool.end()]);

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { apiConfigSchema } from '../../api/api.config.js';
 import { brokerConfigSchema } from '../../broker/broker.config.js';
+import { jobsConfigSchema } from '../../bin/jobs.config.js';
 import { setupConfigSchema } from '../../bin/setup.config.js';
 
 /**
@@ -19,6 +20,7 @@ const components = {
   setup: setupConfigSchema,
   broker: brokerConfigSchema,
   api: apiConfigSchema,
+  jobs: jobsConfigSchema,
 } as const;
 type Component = keyof typeof components;
 const componentNames = Object.keys(components) as Component[];
@@ -181,7 +183,7 @@ function parseEnvExample(text: string): EnvExample {
 
 const envExample = parseEnvExample(read('.env.example'));
 
-const isSecretKey = (key: string) => /_(PASSWORD|KEY)$/.test(key);
+const isSecretKey = (key: string) => /_(PASSWORD|KEY|KEYS)$/.test(key);
 /** A whole value that is one required reference, `${NAME:?message}`. */
 const requiredReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}$/;
 
@@ -204,6 +206,11 @@ function filledExample(): Map<string, string> {
       const { privateKey } = generateKeyPairSync('ed25519');
       const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
       vars.set(key, pem.replace(/\n/g, '\\n'));
+    } else if (key === 'EMAIL_INDEX_KEY') {
+      vars.set(key, randomBytes(32).toString('base64'));
+    } else if (key === 'DIRECTORY_MASTER_KEYS') {
+      const active = vars.get('DIRECTORY_ACTIVE_KEY_ID') ?? '';
+      vars.set(key, `${active}:${randomBytes(32).toString('base64')}`);
     } else {
       vars.set(key, randomBytes(18).toString('hex'));
     }
@@ -251,6 +258,13 @@ describe('docker-compose.yml', () => {
     expect(missing, `required keys of ${name} missing from its environment`).toEqual([]);
   });
 
+  it('P12: gives the directory master keys and the e-mail index key to the api alone', () => {
+    for (const key of ['DIRECTORY_MASTER_KEYS', 'EMAIL_INDEX_KEY']) {
+      const holders = Object.keys(compose.services).filter((name) => key in environmentOf(name));
+      expect(holders, key).toEqual(['api']);
+    }
+  });
+
   it('gives the JWT signing key to the api alone', () => {
     const holders = Object.keys(compose.services).filter(
       (name) => 'JWT_PRIVATE_KEY' in environmentOf(name),
@@ -277,7 +291,7 @@ describe('docker-compose.yml', () => {
       influxdb: { condition: 'service_healthy' },
     });
     expect(service('setup').restart).toBe('no');
-    for (const name of ['broker', 'api']) {
+    for (const name of ['broker', 'api', 'jobs']) {
       expect(service(name).depends_on, name).toEqual({
         setup: { condition: 'service_completed_successfully' },
       });
@@ -384,6 +398,7 @@ describe('the deployment once .env is filled in', () => {
       setup: setupConfigSchema.parse(resolvedEnvironment('setup', vars)),
       broker: brokerConfigSchema.parse(resolvedEnvironment('broker', vars)),
       api: apiConfigSchema.parse(resolvedEnvironment('api', vars)),
+      jobs: jobsConfigSchema.parse(resolvedEnvironment('jobs', vars)),
       postgres: resolvedEnvironment('postgres', vars),
       influxdb: resolvedEnvironment('influxdb', vars),
     };
@@ -403,12 +418,13 @@ describe('the deployment once .env is filled in', () => {
     expect(decodeURIComponent(admin.pathname.slice(1))).toBe(postgres.POSTGRES_DB);
   });
 
-  it('connects broker and api to the same database with the role passwords setup sets', () => {
-    const { setup, broker, api } = deployment();
+  it('connects broker, api and jobs to the same database with the role passwords setup sets', () => {
+    const { setup, broker, api, jobs } = deployment();
     const admin = new URL(setup.DATABASE_URL);
     const cases = [
       [broker.BROKER_DATABASE_URL, 'telemoat_broker', setup.BROKER_DATABASE_PASSWORD],
       [api.API_DATABASE_URL, 'telemoat_api', setup.API_DATABASE_PASSWORD],
+      [jobs.JOBS_DATABASE_URL, 'telemoat_jobs', setup.JOBS_DATABASE_PASSWORD],
     ] as const;
     for (const [url, role, password] of cases) {
       const parsed = new URL(url);

@@ -1,0 +1,68 @@
+import type pg from 'pg';
+import type { ApiConfig } from '../api/api.config.js';
+import { OidcClient, parseOidcProviders } from '../api/oidc.service.js';
+import { SessionService } from '../api/session.service.js';
+import { SignInThrottle } from '../api/sign-in-throttle.service.js';
+import { TokenService } from '../api/token.service.js';
+import { masterKeyringFrom } from '../directory/crypto/crypto.config.js';
+import { DataKeysRepository } from '../directory/data-keys.repository.js';
+import { OidcLoginsRepository } from '../directory/oidc-logins.repository.js';
+import { PlatformRolesRepository } from '../directory/platform-roles.repository.js';
+import { SecurityEventsRepository } from '../directory/security-events.repository.js';
+import { SessionsRepository } from '../directory/sessions.repository.js';
+import { SignInsRepository } from '../directory/sign-ins.repository.js';
+import { UserDataKeys } from '../directory/user-data-keys.js';
+
+/**
+ * The API's sign-in machinery: sessions and their tokens (P9), the security log and sign-in
+ * throttling (P10), sign-in history (P11) and OpenID Connect providers (P8), all on the API's
+ * own Postgres pool (role `telemoat_api`). What sessions and sign-ins record about a person is
+ * sealed with that person's data key (P12).
+ */
+export function authDeps(pool: pg.Pool, config: ApiConfig) {
+  const userKeys = new UserDataKeys(pool, new DataKeysRepository(pool, masterKeyringFrom(config)));
+  const sessions = new SessionsRepository(pool, userKeys);
+  const securityEvents = new SecurityEventsRepository(pool);
+  const signIns = new SignInsRepository(pool, userKeys);
+  const tokens = new TokenService({
+    privateKeyPem: config.JWT_PRIVATE_KEY,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    sessions,
+  });
+  return {
+    tokens,
+    sessions,
+    securityEvents,
+    signIns,
+    platformRoles: new PlatformRolesRepository(pool),
+    sessionService: new SessionService({
+      sessions,
+      tokens,
+      signIns,
+      securityEvents,
+      policy: {
+        refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+        sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+      },
+    }),
+    signInThrottle: new SignInThrottle(securityEvents, {
+      windowMs: config.SIGNIN_THROTTLE_WINDOW_MS,
+      freeAttemptsPerAccount: config.SIGNIN_THROTTLE_FREE_ATTEMPTS,
+      freeAttemptsPerNetwork: config.SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP,
+      baseDelayMs: config.SIGNIN_THROTTLE_BASE_DELAY_MS,
+      maxDelayMs: config.SIGNIN_THROTTLE_MAX_DELAY_MS,
+    }),
+    oidc: {
+      providers: new Map(
+        parseOidcProviders(config.OIDC_PROVIDERS).map((p) => [p.id, new OidcClient(p)]),
+      ),
+      logins: new OidcLoginsRepository(pool),
+    },
+    auth: {
+      cookies: { secure: config.AUTH_COOKIE_SECURE === 'true' },
+      accountHashKey: config.SECURITY_LOG_KEY,
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import type pg from 'pg';
+import type { ApiConfig } from '../api/api.config.js';
+import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
+import type { IdentityDeps } from '../directory/identity.context.js';
+import { createSmtpMailer } from '../directory/mailer.js';
+import { OrganisationsRepository } from '../directory/organisations.repository.js';
+import { OrganisationsService } from '../directory/organisations.service.js';
+import { ProfileService } from '../directory/profile.service.js';
+import { SignupService } from '../directory/signup.service.js';
+import { UsersRepository } from '../directory/users.repository.js';
+
+/**
+ * The API's identity side: the encrypted directory (P12), sign-up with e-mail verification
+ * (P5), organisations and invitations (P6, P7), the user's own settings and history (P11, P16),
+ * and the SMTP mailer they share. Built on the API's pool (role `telemoat_api`).
+ */
+export function identityDeps(pool: pg.Pool, config: ApiConfig) {
+  const crypto = directoryCryptoFrom(config);
+  const mailer = createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM });
+  const deps: IdentityDeps = {
+    pool,
+    crypto,
+    mailer,
+    settings: {
+      publicUrl: config.PUBLIC_URL,
+      termsVersion: config.PRIVACY_TERMS_VERSION,
+      emailVerificationTtlHours: config.EMAIL_VERIFICATION_TTL_HOURS,
+      invitationTtlDays: config.INVITATION_TTL_DAYS,
+      registrationRecordDays: config.REGISTRATION_RECORD_DAYS,
+    },
+  };
+  return {
+    users: new UsersRepository(pool, crypto),
+    organisations: new OrganisationsRepository(pool, crypto),
+    signupService: new SignupService(deps),
+    profileService: new ProfileService(deps),
+    organisationsService: new OrganisationsService(deps),
+    privacyTermsVersion: config.PRIVACY_TERMS_VERSION,
+    /** Ends the mailer's connections on shutdown. */
+    closeMailer: () => mailer.close(),
+  };
+}

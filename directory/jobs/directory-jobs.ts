@@ -1,0 +1,25 @@
+import type pg from 'pg';
+import { purgeUnacceptedInvitations, type InvitationPurge } from './purge-invitations.job.js';
+import { purgeExpiredRegistrations } from './purge-registrations.job.js';
+import {
+  purgeSecurityRecords,
+  type PurgeCounts,
+  type SecurityRetention,
+} from '../security-retention.js';
+
+export type DirectoryJobsResult = InvitationPurge & {
+  registrations: number;
+  security: PurgeCounts;
+};
+
+/** Every directory retention job, once, in order. `pool` connects as `telemoat_jobs`. */
+export async function runDirectoryJobs(
+  pool: pg.Pool,
+  retention: SecurityRetention = {},
+): Promise<DirectoryJobsResult> {
+  const invitations = await purgeUnacceptedInvitations(pool);
+  const registrations = await purgeExpiredRegistrations(pool);
+  // P10, P11: security events, sign-in history, ended sessions (security-retention.ts).
+  const security = await purgeSecurityRecords(pool, retention);
+  return { ...invitations, ...registrations, security };
+}

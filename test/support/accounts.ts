@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import type { TestPlatform } from './platform.js';
+import { tokenIn, type TestMailbox } from './smtp-catcher.js';
+
+export interface TestAccount {
+  email: string;
+  name: string;
+  password: string;
+}
+
+/** A fresh address, name and acceptable password. */
+export function newAccount(name = 'Ingrid Bergström'): TestAccount {
+  const id = randomBytes(4).toString('hex');
+  return {
+    email: `person-${id}@example.test`,
+    name,
+    password: `pw-${randomBytes(8).toString('hex')}`,
+  };
+}
+
+/** The privacy terms version the platform currently asks for. */
+export async function currentTerms(platform: TestPlatform): Promise<string> {
+  const { body } = await platform.get('/api/v1/auth/privacy-terms');
+  return (body as { version: string }).version;
+}
+
+/** POST /auth/signup with the current terms accepted. */
+export async function signUp(
+  platform: TestPlatform,
+  account: TestAccount,
+  headers: Record<string, string> = {},
+) {
+  return platform.send(
+    'POST',
+    '/api/v1/auth/signup',
+    {
+      email: account.email,
+      name: account.name,
+      password: account.password,
+      termsVersion: await currentTerms(platform),
+    },
+    { headers },
+  );
+}
+
+/** The whole sign-up: request, the verification e-mail over SMTP, the link; returns a token. */
+export async function signUpVerified(
+  platform: TestPlatform,
+  mailbox: TestMailbox,
+  account: TestAccount = newAccount(),
+): Promise<{ account: TestAccount; accessToken: string }> {
+  expect((await signUp(platform, account)).status).toBe(202);
+  const mail = await mailbox.next(account.email);
+  const verified = await platform.send('POST', '/api/v1/auth/verify-email', {
+    token: tokenIn(mail),
+  });
+  expect(verified).toEqual({ status: 200, body: { status: 'verified' } });
+  return { account, accessToken: await platform.login(account.email, account.password) };
+}

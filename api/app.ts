@@ -1,17 +1,21 @@
 import express, { type Express } from 'express';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import type { Role } from '../directory/users.repository.js';
 import { authRoutes, type AuthRoutesDeps } from './auth.routes.js';
 import { devicesRoutes, type DevicesRoutesDeps } from './devices.routes.js';
 import { errorHandler, requestContext, requireUser } from './http.js';
 import { invitationsRoutes, type InvitationsRoutesDeps } from './invitations.routes.js';
 import { meRoutes, type MeRoutesDeps } from './me.routes.js';
+import { buildOpenApi } from './openapi.js';
+import { mountRoutes } from './route.js';
 import { orgsRoutes, type OrgsRoutesDeps } from './orgs.routes.js';
 import { securityRoutes, type SecurityRoutesDeps } from './security.routes.js';
 import { mySessionsRoutes, mySignInsRoutes, type SessionsRoutesDeps } from './sessions.routes.js';
 import { signupRoutes, type SignupRoutesDeps } from './signup.routes.js';
 
 export type ApiDeps = AuthRoutesDeps &
+  MembershipDeps &
   DevicesRoutesDeps &
   MeRoutesDeps &
   SignupRoutesDeps &
@@ -23,6 +27,12 @@ export type ApiDeps = AuthRoutesDeps &
     /** Folder with the built dashboard; served at `/` when given. */
     dashboardDir?: string;
   };
+
+interface MembershipDeps {
+  organisations: {
+    membership(orgId: string, userId: string): Promise<{ role: Role; tenantKey: string } | null>;
+  };
+}
 
 /** Builds the HTTP app from its dependencies; `bin/api.ts` alone creates them and listens. */
 export function buildApi(deps: ApiDeps): Express {
@@ -37,6 +47,12 @@ export function buildApi(deps: ApiDeps): Express {
   });
 
   const v1 = express.Router();
+  const routes = [...devicesRoutes(deps)];
+  mountRoutes(v1, routes, {
+    requireUser: requireUser(deps.tokens),
+    membership: (orgId, userId) => deps.organisations.membership(orgId, userId),
+    hasPlatformRole: (userId, role) => deps.platformRoles.has(userId, role),
+  });
   v1.use('/auth', authRoutes(deps));
   v1.use('/auth', signupRoutes(deps));
   v1.use('/invitations', invitationsRoutes(deps));
@@ -46,8 +62,11 @@ export function buildApi(deps: ApiDeps): Express {
   v1.use('/security', securityRoutes(deps));
   v1.use('/me', meRoutes(deps));
   v1.use('/orgs', orgsRoutes(deps));
-  v1.use('/orgs/:orgId/devices', devicesRoutes(deps));
   app.use('/api/v1', v1);
+  const openApi = buildOpenApi(routes, { title: 'Telemoat API', version: '1' });
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
   app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND')));
 
   if (deps.dashboardDir) app.use(express.static(deps.dashboardDir, { index: 'index.html' }));

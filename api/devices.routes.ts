@@ -1,16 +1,11 @@
-import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError } from '../common/errors.js';
 import { deviceIdPattern, metricPattern } from '../common/ids.js';
 import type { Device } from '../directory/devices.repository.js';
-import type { Role } from '../directory/users.repository.js';
 import type { ReadingRow, ReadingsRange } from '../influx/readings.reader.js';
-import { parse, route, userOf } from './http.js';
+import { defineRoute, type Route } from './route.js';
 
 export interface DevicesRoutesDeps {
-  organisations: {
-    membership(orgId: string, userId: string): Promise<{ role: Role; tenantKey: string } | null>;
-  };
   devices: {
     listForOrg(orgId: string): Promise<Device[]>;
     findInOrg(orgId: string, deviceId: string): Promise<Device | null>;
@@ -28,66 +23,89 @@ const readingsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 
+const deviceSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(['active', 'disabled']),
+});
+const reading = z.object({
+  time: z.iso.datetime(),
+  metric: z.string(),
+  value: z.union([z.number(), z.boolean()]),
+});
+
 const DAY_MS = 86_400_000;
 /** Devices may stamp readings up to five minutes ahead (docs/devices.md). */
 const FUTURE_SLACK_MS = 5 * 60_000;
 
-export function devicesRoutes(deps: DevicesRoutesDeps): Router {
-  const router = Router({ mergeParams: true });
+/** Devices and their readings, for members of the organisation that owns them (P2). */
+export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
   const now = deps.now ?? Date.now;
 
-  /**
-   * Membership is resolved from Postgres on every request. A non-member gets the same 404 as
-   * for an organisation that does not exist, so ids of other organisations reveal nothing.
-   */
-  async function membershipOf(req: Request) {
-    const { orgId } = parse(orgParams, req.params);
-    const membership = await deps.organisations.membership(orgId, userOf(req));
-    if (!membership) throw new AppError('NOT_FOUND');
-    return { orgId, ...membership };
+  /** Scoped by organisation, so another organisation's device answers as a missing one. */
+  async function deviceOf(orgId: string, deviceId: string): Promise<Device> {
+    const device = await deps.devices.findInOrg(orgId, deviceId);
+    if (!device) throw new AppError('NOT_FOUND');
+    return device;
   }
 
-  router.get(
-    '/',
-    route(async (req, res) => {
-      const { orgId } = await membershipOf(req);
-      const devices = await deps.devices.listForOrg(orgId);
-      res.json({
-        devices: devices.map((d) => ({ id: d.id, name: d.displayName, status: d.status })),
-      });
-    }),
-  );
-
-  router.get(
-    '/:deviceId/readings',
-    route(async (req, res) => {
-      const { orgId, tenantKey } = await membershipOf(req);
-      const { deviceId } = parse(deviceParams, req.params);
-      const query = parse(readingsQuery, req.query);
-      const device = await deps.devices.findInOrg(orgId, deviceId);
-      if (!device) throw new AppError('NOT_FOUND');
-      const to = query.to ? new Date(query.to) : new Date(now() + FUTURE_SLACK_MS);
-      const from = query.from ? new Date(query.from) : new Date(to.getTime() - DAY_MS);
-      if (from >= to)
-        throw new AppError('VALIDATION_FAILED', [{ path: 'from', message: 'must be before to' }]);
-      const rows = await deps.readings.list({
-        tenantKey,
-        deviceKey: device.pseudonym,
-        ...(query.metric ? { metric: query.metric } : {}),
-        from,
-        to,
-        limit: query.limit,
-      });
-      res.json({
-        device: { id: device.id, name: device.displayName },
-        readings: rows.map((r) => ({
-          time: new Date(r.time).toISOString(),
-          metric: r.metric,
-          value: r.value,
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/orgs/:orgId/devices',
+        summary: "The organisation's devices",
+        tag: 'devices',
+        access: { kind: 'org', minRole: 'viewer' },
+        params: orgParams,
+        response: z.object({ devices: z.array(deviceSummary) }),
+      },
+      async ({ org }) => ({
+        devices: (await deps.devices.listForOrg(org.orgId)).map((d) => ({
+          id: d.id,
+          name: d.displayName,
+          status: d.status,
         })),
-      });
-    }),
-  );
-
-  return router;
+      }),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/orgs/:orgId/devices/:deviceId/readings',
+        summary: "A device's raw readings, newest first, joined with its name",
+        tag: 'readings',
+        access: { kind: 'org', minRole: 'viewer' },
+        params: deviceParams,
+        query: readingsQuery,
+        response: z.object({
+          device: z.object({ id: z.string(), name: z.string() }),
+          readings: z.array(reading),
+        }),
+      },
+      async ({ org, params, query }) => {
+        const device = await deviceOf(org.orgId, params.deviceId);
+        const to = query.to ? new Date(query.to) : new Date(now() + FUTURE_SLACK_MS);
+        const from = query.from ? new Date(query.from) : new Date(to.getTime() - DAY_MS);
+        if (from >= to) {
+          throw new AppError('VALIDATION_FAILED', [{ path: 'from', message: 'must be before to' }]);
+        }
+        const rows = await deps.readings.list({
+          tenantKey: org.tenantKey,
+          deviceKey: device.pseudonym,
+          ...(query.metric ? { metric: query.metric } : {}),
+          from,
+          to,
+          limit: query.limit,
+        });
+        return {
+          device: { id: device.id, name: device.displayName },
+          readings: rows.map((r) => ({
+            time: new Date(r.time).toISOString(),
+            metric: r.metric,
+            value: r.value,
+          })),
+        };
+      },
+    ),
+  ];
 }

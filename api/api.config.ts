@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { brokerConfigSchema } from '../broker/broker.config.js';
 import { env } from '../common/config.js';
 import { directoryKeysShape } from '../directory/crypto/crypto.config.js';
 import { parseOidcProviders } from './oidc.service.js';
@@ -13,6 +14,10 @@ export const apiConfigSchema = z.object({
   INFLUX_DATABASE: env.name().default('telemoat'),
   INFLUX_API_USER: env.name().default('telemoat_api'),
   INFLUX_API_PASSWORD: env.secret(),
+  /** Days InfluxDB keeps raw readings: older ranges are read from the rollups (setup's key). */
+  RAW_RETENTION_DAYS: brokerConfigSchema.shape.RAW_RETENTION_DAYS,
+  /** Where devices reach the broker, for the example command shown with a new secret. */
+  MQTT_PUBLIC_URL: env.url(['mqtt:', 'mqtts:']).default('mqtt://127.0.0.1:1883'),
   /** Ed25519 private key, PKCS#8 PEM; `\n` escapes are accepted for one-line env files. */
   JWT_PRIVATE_KEY: z
     .string()
@@ -35,6 +40,9 @@ export const apiConfigSchema = z.object({
   SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(20),
   SIGNIN_THROTTLE_BASE_DELAY_MS: z.coerce.number().int().min(1).default(1000),
   SIGNIN_THROTTLE_MAX_DELAY_MS: z.coerce.number().int().min(1).default(30_000),
+  /** Requests per minute per client address and per signed-in user (token buckets, 429). */
+  RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  RATE_LIMIT_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
   /** JSON array of `{ id, issuer, clientId, clientSecret?, redirectUri }`; see parseOidcProviders. */
   OIDC_PROVIDERS: z
     .string()

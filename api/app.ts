@@ -4,29 +4,56 @@ import type { Logger } from '../common/logger.js';
 import type { Role } from '../directory/users.repository.js';
 import { authRoutes, type AuthRoutesDeps } from './auth.routes.js';
 import { devicesRoutes, type DevicesRoutesDeps } from './devices.routes.js';
+import { exportRoutes, type ExportRoutesDeps } from './export.routes.js';
 import { errorHandler, requestContext, requireUser } from './http.js';
 import { invitationsRoutes, type InvitationsRoutesDeps } from './invitations.routes.js';
+import { liveRoutes, type LiveRoutesDeps } from './live.routes.js';
 import { meRoutes, type MeRoutesDeps } from './me.routes.js';
+import { membersRoutes, type MembersRoutesDeps } from './members.routes.js';
+import { metricsRoutes, type MetricsRoutesDeps } from './metrics.routes.js';
+import { compression, noStore, staticCaching } from './middleware/caching.middleware.js';
+import { healthRoutes, type ReadinessChecks } from './middleware/health.middleware.js';
+import {
+  rateLimitPerIp,
+  rateLimitPerUser,
+  TokenBuckets,
+} from './middleware/rate-limit.middleware.js';
+import { securityHeaders } from './middleware/security-headers.middleware.js';
+import { docsContentSecurityPolicy, errorMeanings, renderDocsPage } from './docs.page.js';
 import { buildOpenApi } from './openapi.js';
 import { mountRoutes } from './route.js';
 import { orgsRoutes, type OrgsRoutesDeps } from './orgs.routes.js';
 import { securityRoutes, type SecurityRoutesDeps } from './security.routes.js';
-import { mySessionsRoutes, mySignInsRoutes, type SessionsRoutesDeps } from './sessions.routes.js';
+import { sessionsRoutes, type SessionsRoutesDeps } from './sessions.routes.js';
 import { signupRoutes, type SignupRoutesDeps } from './signup.routes.js';
 
 export type ApiDeps = AuthRoutesDeps &
   MembershipDeps &
   DevicesRoutesDeps &
+  MetricsRoutesDeps &
+  MembersRoutesDeps &
+  ExportRoutesDeps &
+  LiveRoutesDeps &
   MeRoutesDeps &
   SignupRoutesDeps &
   InvitationsRoutesDeps &
   OrgsRoutesDeps &
   SessionsRoutesDeps &
-  SecurityRoutesDeps & {
+  SecurityRoutesDeps &
+  HttpBehaviourDeps & {
     logger: Logger;
     /** Folder with the built dashboard; served at `/` when given. */
     dashboardDir?: string;
   };
+
+/** What the app-level middleware needs: see api/middleware/. */
+interface HttpBehaviourDeps {
+  /** `/readyz` answers 200 only when each of these resolves in time. */
+  readiness: ReadinessChecks;
+  rateLimits: { perIpPerMinute: number; perUserPerMinute: number };
+  /** Whether the platform is reached over https (PUBLIC_URL): turns HSTS on. */
+  https: boolean;
+}
 
 interface MembershipDeps {
   organisations: {
@@ -39,37 +66,57 @@ export function buildApi(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // Deliberate: weak ETags on GET answers (valid through compression); If-None-Match gives 304.
+  app.set('etag', 'weak');
   app.use(requestContext(deps.logger.child({ module: 'api' })));
+  app.use(securityHeaders({ https: deps.https }));
+  // Orchestrators' probes are neither limited nor compressed.
+  app.use(healthRoutes(deps.readiness));
+  app.use(rateLimitPerIp(new TokenBuckets({ perMinute: deps.rateLimits.perIpPerMinute })));
+  app.use(compression());
+  app.use('/api', noStore());
   app.use(express.json({ limit: '64kb' }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
+  // Verifies the access token, then charges the user's own rate-limit bucket.
+  const authenticate = rateLimitPerUser(
+    requireUser(deps.tokens),
+    new TokenBuckets({ perMinute: deps.rateLimits.perUserPerMinute }),
+  );
   const v1 = express.Router();
-  const routes = [...devicesRoutes(deps)];
+  const routes = [
+    ...authRoutes(deps),
+    ...signupRoutes(deps),
+    ...invitationsRoutes(deps),
+    ...meRoutes(deps),
+    ...sessionsRoutes(deps),
+    ...securityRoutes(deps),
+    ...orgsRoutes(deps),
+    ...devicesRoutes(deps),
+    ...metricsRoutes(deps),
+    ...membersRoutes(deps),
+    ...exportRoutes(deps),
+    ...liveRoutes(deps),
+  ];
   mountRoutes(v1, routes, {
-    requireUser: requireUser(deps.tokens),
+    requireUser: authenticate,
     membership: (orgId, userId) => deps.organisations.membership(orgId, userId),
     hasPlatformRole: (userId, role) => deps.platformRoles.has(userId, role),
   });
-  v1.use('/auth', authRoutes(deps));
-  v1.use('/auth', signupRoutes(deps));
-  v1.use('/invitations', invitationsRoutes(deps));
-  v1.use(requireUser(deps.tokens));
-  v1.use('/me/sessions', mySessionsRoutes(deps));
-  v1.use('/me/sign-ins', mySignInsRoutes(deps));
-  v1.use('/security', securityRoutes(deps));
-  v1.use('/me', meRoutes(deps));
-  v1.use('/orgs', orgsRoutes(deps));
   app.use('/api/v1', v1);
   const openApi = buildOpenApi(routes, { title: 'Telemoat API', version: '1' });
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApi);
   });
+  const docsPage = renderDocsPage(openApi, errorMeanings());
+  app.get('/api/docs', (_req, res) => {
+    res.setHeader('content-security-policy', docsContentSecurityPolicy);
+    res.type('html').send(docsPage);
+  });
   app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND')));
 
-  if (deps.dashboardDir) app.use(express.static(deps.dashboardDir, { index: 'index.html' }));
+  if (deps.dashboardDir) {
+    app.use(express.static(deps.dashboardDir, { index: 'index.html', ...staticCaching }));
+  }
   app.use(errorHandler());
   return app;
 }

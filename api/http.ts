@@ -17,13 +17,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Lets route handlers be async without leaving a rejected promise unobserved. */
-export function route(handler: (req: Request, res: Response) => Promise<void>): RequestHandler {
-  return (req, res, next) => {
-    handler(req, res).catch(next);
-  };
-}
-
 /** Parses one part of a request with its schema; a failure is a 400 with zod's findings. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
@@ -60,16 +53,18 @@ export function requireUser(tokens: TokenService): RequestHandler {
   };
 }
 
-export function userOf(req: Request): string {
-  if (!req.userId) throw new AppError('UNAUTHENTICATED');
-  return req.userId;
-}
-
 /** Every error leaves as `{ code, message, details? }`; nothing internal reaches the client. */
 export function errorHandler() {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appError = toAppError(err);
+    // req.log carries the request id, which the client also has (x-request-id).
     if (appError.status >= 500) req.log.error({ err }, 'request failed');
+    // A stream already under way cannot turn into an error answer: cut it instead.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (appError.status === 503) res.setHeader('Retry-After', '5');
     res.status(appError.status).json(appError.toBody());
   };
 }
@@ -77,8 +72,27 @@ export function errorHandler() {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof SyntaxError && 'body' in err) return new AppError('VALIDATION_FAILED');
+  if (isBodyRefusal(err)) {
+    return new AppError('VALIDATION_FAILED', [{ path: '', message: err.message }]);
+  }
   if (isUnavailable(err)) return new AppError('SERVICE_UNAVAILABLE');
   return new AppError('INTERNAL');
+}
+
+/**
+ * express.json's own refusals of a body (too large, an unsupported charset or encoding): client
+ * errors with a `type` such as `entity.too.large` and a message meant to be shown.
+ */
+function isBodyRefusal(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  const { type, status, expose } = err as { type?: unknown; status?: unknown; expose?: unknown };
+  return (
+    typeof type === 'string' &&
+    expose === true &&
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500
+  );
 }
 
 /** Connection failures from pg, InfluxDB or the mail server: the API is fine, a service behind it is not. */
@@ -86,11 +100,13 @@ function isUnavailable(err: unknown): boolean {
   if (err instanceof InfluxError) return err.retryable;
   if (err instanceof MailUnavailableError) return true;
   if (!(err instanceof Error)) return false;
-  const code = (err as { code?: string }).code;
+  const code = (err as { code?: string }).code ?? '';
   return (
-    code === 'ECONNREFUSED' ||
-    code === '57P01' ||
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/.test(
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code) ||
+    // Postgres: admin shutdown, crash shutdown, cannot connect now, connection exceptions (08…).
+    ['57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/.test(
       err.message,
     )
   );

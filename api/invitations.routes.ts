@@ -1,9 +1,14 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import type { AcceptInvitationRequest } from '../directory/organisations.service.js';
 import type { Role } from '../directory/users.repository.js';
-import { parse, route } from './http.js';
-import { newPassword, oneTimeToken, personName, termsVersion } from './identity.schemas.js';
+import {
+  invitableRole,
+  newPassword,
+  oneTimeToken,
+  personName,
+  termsVersion,
+} from './identity.schemas.js';
+import { defineRoute, type Route } from './route.js';
 
 export interface InvitationsRoutesDeps {
   organisationsService: {
@@ -18,21 +23,30 @@ const acceptBody = z.strictObject({
   name: personName.optional(),
 });
 
-/** Mounted at /api/v1/invitations, before sign-in is required: the invitee has no session. */
-export function invitationsRoutes(deps: InvitationsRoutesDeps): Router {
-  const router = Router();
-  router.post(
-    '/accept',
-    route(async (req, res) => {
-      const body = parse(acceptBody, req.body);
-      const accepted = await deps.organisationsService.accept({
-        token: body.token,
-        password: body.password,
-        termsVersion: body.termsVersion,
-        ...(body.name === undefined ? {} : { name: body.name }),
-      });
-      res.json({ organisation: { id: accepted.orgId, role: accepted.role } });
-    }),
-  );
-  return router;
+/** Accepting an invitation needs no sign-in: the invitee has no session yet (P6). */
+export function invitationsRoutes(deps: InvitationsRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'post',
+        path: '/invitations/accept',
+        summary:
+          'Accept an invitation with the token from its e-mail, a password and the privacy terms: a verified member from then on',
+        tag: 'organisations',
+        access: { kind: 'public' },
+        body: acceptBody,
+        response: z.object({ organisation: z.object({ id: z.string(), role: invitableRole }) }),
+        errors: ['TOKEN_INVALID', 'WEAK_PASSWORD', 'TERMS_NOT_ACCEPTED', 'INVALID_CREDENTIALS'],
+      },
+      async ({ body }) => {
+        const accepted = await deps.organisationsService.accept({
+          token: body.token,
+          password: body.password,
+          termsVersion: body.termsVersion,
+          ...(body.name === undefined ? {} : { name: body.name }),
+        });
+        return { organisation: { id: accepted.orgId, role: accepted.role } };
+      },
+    ),
+  ];
 }

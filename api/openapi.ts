@@ -51,6 +51,25 @@ function errorResponses(codes: ErrorCode[]) {
   );
 }
 
+/** `getOrgsOrgIdDevices` for `get /orgs/:orgId/devices`. */
+export function operationIdOf(spec: Route['spec']): string {
+  return `${spec.method}${spec.path.replace(/[/:{}-]+(\w)?/g, (_m, c: string = '') => c.toUpperCase())}`;
+}
+
+/** Descriptions of the tags the routes use; a tag without one is listed by name alone. */
+const tagDescriptions: Record<string, string> = {
+  auth: 'Signing in and out, refreshing tokens, OpenID Connect (P8, P9, P10).',
+  signup: 'Sign-up with e-mail verification (P5).',
+  me: "The signed-in user's own account (P11, P14, P15, P16).",
+  sessions: "The user's live sessions and sign-in history (P9, P11).",
+  security: "The security log, for the platform's security role (P10).",
+  organisations: 'Organisations and invitations (P6).',
+  devices: "An organisation's devices (P2).",
+  readings: "Devices' readings, joined with their names for members only (P2).",
+  metrics: "The organisation's metric catalogue: names its devices report, its units and labels.",
+  members: "The organisation's members and their roles (P6).",
+};
+
 function operation(route: Route) {
   const { spec } = route;
   const status = String(spec.status ?? 200);
@@ -59,6 +78,8 @@ function operation(route: Route) {
     ...errorsByAccess[spec.access.kind],
     ...(inputs ? (['VALIDATION_FAILED'] as const) : []),
     ...(spec.errors ?? []),
+    // The per-address and per-user rate limits stand before every route.
+    'RATE_LIMITED',
     'INTERNAL',
     'SERVICE_UNAVAILABLE',
   ];
@@ -70,19 +91,31 @@ function operation(route: Route) {
   return {
     summary: spec.summary,
     tags: [spec.tag],
-    operationId: `${spec.method}${spec.path.replace(/[/:{}-]+(\w)?/g, (_m, c: string = '') => c.toUpperCase())}`,
+    operationId: operationIdOf(spec),
+    /** Who may call it: the access check the route runs before its handler. */
+    'x-telemoat-access': spec.access,
     ...(spec.access.kind === 'public' ? { security: [] } : {}),
     parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')],
     ...(spec.body
       ? {
           requestBody: {
-            required: true,
+            required: !spec.body.safeParse(undefined).success,
             content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } },
           },
         }
       : {}),
     responses: {
-      [status]: { description: spec.summary, ...success },
+      [status]: {
+        description: spec.summary,
+        ...(spec.status !== undefined && spec.status >= 300 && spec.status < 400
+          ? {
+              headers: {
+                Location: { description: 'Where to go next.', schema: { type: 'string' } },
+              },
+            }
+          : {}),
+        ...success,
+      },
       ...errorResponses([...new Set(codes)]),
     },
   };
@@ -90,8 +123,12 @@ function operation(route: Route) {
 
 /** The OpenAPI 3.1 document of the API, generated from the routes' own schemas. */
 export function buildOpenApi(routes: readonly Route[], info: { title: string; version: string }) {
-  const paths: Record<string, Record<string, unknown>> = {};
+  const paths: Record<string, Record<string, ReturnType<typeof operation>>> = {};
+  const operationIds = new Set<string>();
   for (const route of routes) {
+    const id = operationIdOf(route.spec);
+    if (operationIds.has(id)) throw new Error(`two routes are ${id}`);
+    operationIds.add(id);
     const path = `/api/v1${route.spec.path.replace(/:(\w+)/g, '{$1}')}`;
     paths[path] = { ...paths[path], [route.spec.method]: operation(route) };
   }
@@ -100,6 +137,10 @@ export function buildOpenApi(routes: readonly Route[], info: { title: string; ve
     info,
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
+    tags: [...new Set(routes.map((r) => r.spec.tag))].map((name) => ({
+      name,
+      ...(tagDescriptions[name] ? { description: tagDescriptions[name] } : {}),
+    })),
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

@@ -1,9 +1,7 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import type { Organisation } from '../directory/organisations.repository.js';
 import type { InvitationRequest } from '../directory/organisations.service.js';
 import type { Role } from '../directory/users.repository.js';
-import { parse, route, userOf } from './http.js';
 import {
   emailAddress,
   invitableRole,
@@ -12,6 +10,7 @@ import {
   postalAddress,
   region,
 } from './identity.schemas.js';
+import { defineRoute, type Route } from './route.js';
 
 export interface OrgsRoutesDeps {
   organisationsService: {
@@ -39,37 +38,61 @@ const inviteBody = z.strictObject({
   role: invitableRole.default('member'),
 });
 
-/** Mounted at /api/v1/orgs behind sign-in: creating organisations and inviting people (P6). */
-export function orgsRoutes(deps: OrgsRoutesDeps): Router {
-  const router = Router();
-
-  router.post(
-    '/',
-    route(async (req, res) => {
-      const body = parse(createBody, req.body);
-      const org = await deps.organisationsService.create(userOf(req), body);
-      res.status(201).json({
-        id: org.id,
-        name: org.name,
-        address: org.address,
-        region: org.region,
-        role: 'owner',
-      });
-    }),
-  );
-
-  router.post(
-    '/:orgId/invitations',
-    route(async (req, res) => {
-      const { orgId } = parse(orgParams, req.params);
-      const body = parse(inviteBody, req.body);
-      const invitation = await deps.organisationsService.invite(userOf(req), orgId, body);
-      // The link goes only to the invitee's mailbox; the caller learns when it expires.
-      res.status(201).json({
-        invitation: { role: invitation.role, expiresAt: invitation.expiresAt.toISOString() },
-      });
-    }),
-  );
-
-  return router;
+/** Creating organisations and inviting people into them (P6). */
+export function orgsRoutes(deps: OrgsRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'post',
+        path: '/orgs',
+        summary: 'Create an organisation (name, optional address and region); the caller owns it',
+        tag: 'organisations',
+        access: { kind: 'user' },
+        body: createBody,
+        status: 201,
+        response: z.object({
+          id: z.string(),
+          name: z.string(),
+          address: z.string().nullable(),
+          region: z.string(),
+          role: z.literal('owner'),
+        }),
+      },
+      async ({ userId, body }) => {
+        const org = await deps.organisationsService.create(userId, body);
+        return {
+          id: org.id,
+          name: org.name,
+          address: org.address,
+          region: org.region,
+          role: 'owner' as const,
+        };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/orgs/:orgId/invitations',
+        summary:
+          'Invite someone by e-mail with a role (only owners invite owners); creates an inactive account if there is none (P6)',
+        tag: 'organisations',
+        access: { kind: 'org', minRole: 'admin' },
+        params: orgParams,
+        body: inviteBody,
+        status: 201,
+        response: z.object({
+          invitation: z.object({ role: invitableRole, expiresAt: z.iso.datetime() }),
+        }),
+        errors: ['CONFLICT'],
+      },
+      async ({ userId, org, body }) => {
+        // The service checks the inviter's role again, with the invited role in view.
+        const invitation = await deps.organisationsService.invite(userId, org.orgId, body);
+        // The link goes only to the invitee's mailbox; the caller learns when it expires.
+        return {
+          invitation: { role: invitation.role, expiresAt: invitation.expiresAt.toISOString() },
+        };
+      },
+    ),
+  ];
 }

@@ -1,9 +1,8 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../common/errors.js';
 import type { SessionRecord } from '../directory/sessions.repository.js';
 import type { SignIn } from '../directory/sign-ins.repository.js';
-import { parse, route, userOf } from './http.js';
+import { defineRoute, type Route } from './route.js';
 
 export interface SessionsRoutesDeps {
   sessions: {
@@ -17,59 +16,97 @@ const sessionParams = z.object({ id: z.uuid() });
 const signInsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+const signInMethod = z.enum(['password', 'oidc']);
 
-/** `/me/sessions`: the user's live sessions, and ending any one of them at once (P9). */
-export function mySessionsRoutes(deps: SessionsRoutesDeps): Router {
-  const router = Router();
-
-  router.get(
-    '/',
-    route(async (req, res) => {
-      const sessions = await deps.sessions.listActive(userOf(req));
-      res.json({
-        sessions: sessions.map((s) => ({
-          id: s.id,
-          method: s.method,
-          userAgent: s.userAgent,
-          createdAt: s.createdAt.toISOString(),
-          lastUsedAt: s.lastUsedAt.toISOString(),
-          expiresAt: s.expiresAt.toISOString(),
-          current: s.id === req.sessionId,
-        })),
-      });
-    }),
-  );
-
-  router.delete(
-    '/:id',
-    route(async (req, res) => {
-      const { id } = parse(sessionParams, req.params);
-      // Someone else's session, or one already over, is simply not found.
-      if (!(await deps.sessions.revoke(id, userOf(req), 'user'))) throw new AppError('NOT_FOUND');
-      res.status(204).end();
-    }),
-  );
-
-  return router;
-}
-
-/** `/me/sign-ins`: the user's own sign-in history, newest first (P11). */
-export function mySignInsRoutes(deps: SessionsRoutesDeps): Router {
-  const router = Router();
-  router.get(
-    '/',
-    route(async (req, res) => {
-      const { limit } = parse(signInsQuery, req.query);
-      const signIns = await deps.signIns.listForUser(userOf(req), limit);
-      res.json({
-        signIns: signIns.map((s) => ({
-          time: s.createdAt.toISOString(),
-          method: s.method,
-          userAgent: s.userAgent,
-          network: s.network,
-        })),
-      });
-    }),
-  );
-  return router;
+/** The user's live sessions and ending any one at once (P9); their sign-in history (P11). */
+export function sessionsRoutes(deps: SessionsRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/me/sessions',
+        summary: "The user's live sessions; `current` marks the one of this access token",
+        tag: 'sessions',
+        access: { kind: 'user' },
+        response: z.object({
+          sessions: z.array(
+            z.object({
+              id: z.string(),
+              method: signInMethod,
+              userAgent: z.string().nullable(),
+              createdAt: z.iso.datetime(),
+              lastUsedAt: z.iso.datetime(),
+              expiresAt: z.iso.datetime(),
+              current: z.boolean(),
+            }),
+          ),
+        }),
+      },
+      async ({ req, userId }) => {
+        const sessions = await deps.sessions.listActive(userId);
+        return {
+          sessions: sessions.map((s) => ({
+            id: s.id,
+            method: s.method,
+            userAgent: s.userAgent,
+            createdAt: s.createdAt.toISOString(),
+            lastUsedAt: s.lastUsedAt.toISOString(),
+            expiresAt: s.expiresAt.toISOString(),
+            current: s.id === req.sessionId,
+          })),
+        };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'delete',
+        path: '/me/sessions/:id',
+        summary: "End one of the user's sessions at once (P9); someone else's is not found",
+        tag: 'sessions',
+        access: { kind: 'user' },
+        params: sessionParams,
+        status: 204,
+        errors: ['NOT_FOUND'],
+      },
+      async ({ userId, params }) => {
+        // Someone else's session, or one already over, is simply not found.
+        if (!(await deps.sessions.revoke(params.id, userId, 'user'))) {
+          throw new AppError('NOT_FOUND');
+        }
+        return undefined;
+      },
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/me/sign-ins',
+        summary:
+          "The user's own sign-in history, newest first: time, method, browser family, network (P11)",
+        tag: 'sessions',
+        access: { kind: 'user' },
+        query: signInsQuery,
+        response: z.object({
+          signIns: z.array(
+            z.object({
+              time: z.iso.datetime(),
+              method: signInMethod,
+              userAgent: z.string().nullable(),
+              network: z.string().nullable(),
+            }),
+          ),
+        }),
+      },
+      async ({ userId, query }) => {
+        const signIns = await deps.signIns.listForUser(userId, query.limit);
+        return {
+          signIns: signIns.map((s) => ({
+            time: s.createdAt.toISOString(),
+            method: s.method,
+            userAgent: s.userAgent,
+            network: s.network,
+          })),
+        };
+      },
+    ),
+  ];
 }

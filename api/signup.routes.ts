@@ -1,8 +1,6 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import type { SignupInput, VerifiedPurpose } from '../directory/signup.service.js';
 import { clientIp } from './client-info.js';
-import { parse, route } from './http.js';
 import {
   emailAddress,
   mailSettings,
@@ -11,6 +9,7 @@ import {
   personName,
   termsVersion,
 } from './identity.schemas.js';
+import { defineRoute, type Route } from './route.js';
 
 export interface SignupRoutesDeps {
   signupService: {
@@ -31,39 +30,63 @@ const signupBody = z.strictObject({
 
 const verifyBody = z.strictObject({ token: oneTimeToken });
 
-/** Mounted at /api/v1/auth, next to sign-in: sign-up with e-mail verification (P5). */
-export function signupRoutes(deps: SignupRoutesDeps): Router {
-  const router = Router();
-
-  router.get('/privacy-terms', (_req, res) => {
-    res.json({ version: deps.privacyTermsVersion });
-  });
-
-  router.post(
-    '/signup',
-    route(async (req, res) => {
-      const body = parse(signupBody, req.body);
-      await deps.signupService.signup({
-        email: body.email,
-        name: body.name,
-        password: body.password,
-        termsVersion: body.termsVersion,
-        omitNamesInEmail: body.settings?.omitNamesInEmail ?? false,
-        client: { ip: clientIp(req), userAgent: req.header('user-agent') },
-      });
-      // The same answer whether or not the address already has an account.
-      res.status(202).json({ status: 'email_sent' });
-    }),
-  );
-
-  router.post(
-    '/verify-email',
-    route(async (req, res) => {
-      const { token } = parse(verifyBody, req.body);
-      const { purpose } = await deps.signupService.verifyEmail(token);
-      res.json({ status: purpose === 'signup' ? 'verified' : 'email_changed' });
-    }),
-  );
-
-  return router;
+/** Next to sign-in under /auth: sign-up with e-mail verification (P5). */
+export function signupRoutes(deps: SignupRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/auth/privacy-terms',
+        summary: 'The privacy terms version that sign-up and invitations must accept',
+        tag: 'signup',
+        access: { kind: 'public' },
+        response: z.object({ version: z.string() }),
+      },
+      () => Promise.resolve({ version: deps.privacyTermsVersion }),
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/auth/signup',
+        summary:
+          'Sign up; the account stays inactive until the e-mailed link is used. Always 202, whether or not the address has an account',
+        tag: 'signup',
+        access: { kind: 'public' },
+        body: signupBody,
+        status: 202,
+        response: z.object({ status: z.literal('email_sent') }),
+        errors: ['WEAK_PASSWORD', 'TERMS_NOT_ACCEPTED'],
+      },
+      async ({ req, body }) => {
+        await deps.signupService.signup({
+          email: body.email,
+          name: body.name,
+          password: body.password,
+          termsVersion: body.termsVersion,
+          omitNamesInEmail: body.settings?.omitNamesInEmail ?? false,
+          client: { ip: clientIp(req), userAgent: req.header('user-agent') },
+        });
+        // The same answer whether or not the address already has an account.
+        return { status: 'email_sent' as const };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/auth/verify-email',
+        summary: 'Use the token of a sign-up or e-mail-change link; single-use, expiring',
+        tag: 'signup',
+        access: { kind: 'public' },
+        body: verifyBody,
+        response: z.object({ status: z.enum(['verified', 'email_changed']) }),
+        errors: ['TOKEN_INVALID', 'CONFLICT'],
+      },
+      async ({ body }) => {
+        const { purpose } = await deps.signupService.verifyEmail(body.token);
+        return {
+          status: purpose === 'signup' ? ('verified' as const) : ('email_changed' as const),
+        };
+      },
+    ),
+  ];
 }

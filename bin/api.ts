@@ -3,13 +3,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApi } from '../api/app.js';
+import { LiveHub } from '../api/live-hub.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { closeServer, listen } from '../common/listen.js';
 import type { Logger } from '../common/logger.js';
 import { hashSecret, verifySecret } from '../common/secret-hash.js';
+import { AuditLogRepository } from '../directory/audit-log.repository.js';
+import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../directory/devices.repository.js';
+import { MembersService } from '../directory/members.service.js';
+import { MetricUnitsRepository } from '../directory/metric-units.repository.js';
 import { InfluxClient } from '../influx/influx.client.js';
+import { PresenceReader } from '../influx/presence.reader.js';
+import { ReadingsExporter } from '../influx/readings.export.js';
 import { ReadingsReader } from '../influx/readings.reader.js';
+import { RecentReadingsReader } from '../influx/recent-readings.reader.js';
 import { newDeviceSecret } from '../common/ids.js';
 import { authDeps } from './auth-deps.js';
 import { identityDeps } from './identity-deps.js';
@@ -19,24 +27,59 @@ const dashboardDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..
 /** The API's composition root: the one process that holds both a directory and an InfluxDB client. */
 export async function startApi(config: ApiConfig, logger: Logger) {
   const log = logger.child({ module: 'api-main' });
-  const pool = new pg.Pool({ connectionString: config.API_DATABASE_URL, max: 10 });
-  pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
-  const influx = new InfluxClient({
-    url: config.INFLUX_URL,
-    username: config.INFLUX_API_USER,
-    password: config.INFLUX_API_PASSWORD,
+  // Bounded waits: with Postgres down a request fails fast with 503 instead of hanging.
+  const pool = new pg.Pool({
+    connectionString: config.API_DATABASE_URL,
+    max: 10,
+    connectionTimeoutMillis: 3000,
+    query_timeout: 15_000,
   });
+  pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  const influx = new InfluxClient(
+    {
+      url: config.INFLUX_URL,
+      username: config.INFLUX_API_USER,
+      password: config.INFLUX_API_PASSWORD,
+    },
+    5000,
+  );
 
   const identity = identityDeps(pool, config);
+  // One poller per organisation with live subscribers (api/live-hub.ts).
+  const live = new LiveHub({
+    recent: new RecentReadingsReader(influx, config.INFLUX_DATABASE),
+    devices: new DevicesRepository(pool),
+    logger,
+  });
   const app = buildApi({
     logger,
     ...identity,
     devices: new DevicesRepository(pool),
-    readings: new ReadingsReader(influx, config.INFLUX_DATABASE),
+    readingsExport: new ReadingsExporter(influx, config.INFLUX_DATABASE),
+    live,
+    readings: new ReadingsReader(influx, config.INFLUX_DATABASE, {
+      rawRetentionDays: config.RAW_RETENTION_DAYS,
+    }),
+    presence: new PresenceReader(influx, config.INFLUX_DATABASE),
+    auditLog: new AuditLogRepository(pool),
+    mqttPublicUrl: config.MQTT_PUBLIC_URL,
+    metricUnits: new MetricUnitsRepository(pool),
+    membersService: new MembersService(pool, directoryCryptoFrom(config)),
     ...authDeps(pool, config),
     verifyPassword: verifySecret,
     decoyHash: await hashSecret(newDeviceSecret()),
     dashboardDir,
+    readiness: {
+      postgres: () => pool.query('SELECT 1'),
+      influxdb: async () => {
+        if (!(await influx.ping())) throw new Error('InfluxDB did not answer /ping');
+      },
+    },
+    rateLimits: {
+      perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+      perUserPerMinute: config.RATE_LIMIT_PER_USER_PER_MINUTE,
+    },
+    https: new URL(config.PUBLIC_URL).protocol === 'https:',
   });
 
   const server = createServer(app);
@@ -45,10 +88,25 @@ export async function startApi(config: ApiConfig, logger: Logger) {
 
   return {
     port,
-    async close() {
+    /** The live stream's hub: how many organisations it polls, for tests. */
+    live,
+    /**
+     * Graceful: stops accepting, lets requests in flight finish (at most `graceMs`), ends
+     * keep-alive connections as soon as they are idle, then cuts whatever is left (live streams).
+     */
+    async close(graceMs = 10_000) {
+      // Live streams never end by themselves: end them first, so they need no grace period.
+      live.close();
       const closed = closeServer(server);
       server.closeIdleConnections();
-      await closed;
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+      const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+      try {
+        await closed;
+      } finally {
+        clearInterval(idleSweep);
+        clearTimeout(deadline);
+      }
       identity.closeMailer();
       await pool.end();
     },

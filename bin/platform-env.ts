@@ -129,5 +129,9 @@ export function platformEnv(
     API_PORT: String(placement.apiPort),
     // Links in e-mails; with a port chosen by the OS (0) the schema default stands.
     ...(placement.apiPort === 0 ? {} : { PUBLIC_URL: `http://127.0.0.1:${placement.apiPort}` }),
+    // The broker address in the example command shown with a new device secret.
+    ...(placement.mqttPort === 0
+      ? {}
+      : { MQTT_PUBLIC_URL: `mqtt://127.0.0.1:${placement.mqttPort}` }),
   };
 }

@@ -37,6 +37,7 @@ export async function startPlatform(env: Env, logger: Logger) {
     mqttPort: broker.port,
     brokerPorts: broker.ports,
     apiPort: api.port,
+    api,
     broker,
     async close() {
       await api.close();

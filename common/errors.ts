@@ -12,6 +12,7 @@ export const errorCatalogue = {
   FORBIDDEN: { status: 403, message: 'You do not have the role this needs.' },
   CSRF_REJECTED: { status: 403, message: 'This request needs the x-telemoat-csrf: 1 header.' },
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many failed sign-ins; wait and try again.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; wait and try again.' },
   OIDC_FAILED: { status: 401, message: 'Sign-in with the identity provider failed.' },
   NOT_FOUND: { status: 404, message: 'There is nothing here.' },
   CONFLICT: { status: 409, message: 'This conflicts with the current state; nothing changed.' },

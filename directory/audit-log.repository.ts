@@ -9,7 +9,20 @@ export type AuditAction =
   | 'profile.updated'
   | 'invitation.created'
   | 'invitation.accepted'
-  | 'organisation.created';
+  | 'organisation.created'
+  // Changes an organisation admin made, recorded on the admin's own history (issue 5).
+  | 'device.created'
+  | 'device.renamed'
+  | 'device.secret_rotated'
+  | 'device.disabled'
+  | 'device.enabled'
+  | 'device.deleted'
+  | 'metric.described'
+  // Recorded on the member's history (P6, P11); an erased account's own rows go with it, so its
+  // erasure is recorded on the admin's history, without the erased account's id (P17).
+  | 'membership.role_changed'
+  | 'membership.removed'
+  | 'member_account.deleted';
 
 export type AuditDetails = Record<string, string | number | boolean | string[]>;
 

@@ -85,6 +85,7 @@ export class OrganisationsService {
           passwordHash: null,
           verified: false,
           origin: 'invitation',
+          createdByOrgId: orgId,
         });
         await audit.record({
           userId,

@@ -42,6 +42,8 @@ export interface NewUser {
   phone?: string | null;
   address?: string | null;
   origin?: UserOrigin;
+  /** The organisation whose invitation creates the account: its admins may delete it (P6). */
+  createdByOrgId?: string | null;
   /** The privacy terms version the user accepted (now), if any. */
   termsVersion?: string | null;
   omitNamesInEmail?: boolean;
@@ -107,9 +109,9 @@ export class UsersRepository {
         await client.query(
           `INSERT INTO users (id, email_ciphertext, email_index, name_ciphertext, phone_ciphertext,
              address_ciphertext, data_key_id, password_hash, email_verified_at, origin,
-             terms_version, terms_accepted_at, mail_omit_names)
+             terms_version, terms_accepted_at, mail_omit_names, created_by_org_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::boolean THEN now() END, $10,
-             $11, CASE WHEN $11::text IS NOT NULL THEN now() END, $12)`,
+             $11, CASE WHEN $11::text IS NOT NULL THEN now() END, $12, $13)`,
           [
             id,
             key.seal(userField(id, 'email'), input.email.trim()),
@@ -123,6 +125,7 @@ export class UsersRepository {
             input.origin ?? 'admin',
             input.termsVersion ?? null,
             input.omitNamesInEmail ?? false,
+            input.createdByOrgId ?? null,
           ],
         );
       } catch (err) {

@@ -114,6 +114,74 @@ export class InfluxClient {
     return (payload.results ?? []).flatMap((r) => r.series ?? []);
   }
 
+  /**
+   * Runs one InfluxQL SELECT as a chunked query: InfluxDB sends one JSON object per line, each
+   * with at most `chunkSize` rows, and this yields its series as they arrive. Only one chunk is
+   * held at a time, and the body is read only as fast as the caller asks for more, so a query
+   * over millions of rows costs the memory of a chunk. Leaving the loop early, or aborting
+   * `signal`, ends the request to InfluxDB. `params` works as in `query`.
+   */
+  async *queryStream(
+    statement: string,
+    options: { database?: string; params?: QueryParams; chunkSize?: number; signal?: AbortSignal },
+  ): AsyncGenerator<InfluxSeries, void, undefined> {
+    const form = new URLSearchParams({
+      q: statement,
+      epoch: 'ms',
+      chunked: 'true',
+      chunk_size: String(options.chunkSize ?? 10_000),
+    });
+    if (options.database) form.set('db', options.database);
+    if (options.params) form.set('params', JSON.stringify(options.params));
+    options.signal?.throwIfAborted();
+    const controller = new AbortController();
+    const forward = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', forward, { once: true });
+    try {
+      // The timeout covers the answer's start only: a long export may stream for minutes.
+      const timer = setTimeout(() => controller.abort(new Error('timeout')), this.timeoutMs);
+      let response: Response;
+      try {
+        response = await fetch(new URL('/query', this.credentials.url), {
+          method: 'POST',
+          headers: {
+            authorization: this.authorization,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: form.toString(),
+          signal: controller.signal,
+        });
+      } catch (err) {
+        options.signal?.throwIfAborted();
+        throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (response.status !== 200 || !response.body) {
+        throw new InfluxError(`query failed: ${await errorText(response)}`, response.status);
+      }
+      try {
+        for await (const line of jsonLines(response.body)) {
+          const payload = JSON.parse(line) as {
+            results?: { error?: string; series?: InfluxSeries[] }[];
+            error?: string;
+          };
+          const failure = payload.error ?? payload.results?.find((r) => r.error)?.error;
+          if (failure) throw new InfluxError(`query failed: ${failure}`, 400);
+          for (const result of payload.results ?? []) yield* result.series ?? [];
+        }
+      } catch (err) {
+        options.signal?.throwIfAborted();
+        if (err instanceof InfluxError) throw err;
+        throw new InfluxError(`InfluxDB answer broke off: ${(err as Error).message}`, 0);
+      }
+    } finally {
+      // Ends the request when the caller stopped early; a no-op once the body was read.
+      controller.abort();
+      options.signal?.removeEventListener('abort', forward);
+    }
+  }
+
   private async send(
     url: URL,
     body: string | Buffer,
@@ -135,6 +203,26 @@ export class InfluxClient {
       throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0);
     }
   }
+}
+
+/** The non-empty lines of a UTF-8 body, each assembled from as many reads as it spans. */
+async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let pending: string[] = [];
+  for await (const bytes of body) {
+    const text = decoder.decode(bytes, { stream: true });
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      pending.push(text.slice(start, end));
+      const line = pending.join('');
+      pending = [];
+      start = end + 1;
+      if (line.trim()) yield line;
+    }
+    if (start < text.length) pending.push(text.slice(start));
+  }
+  const rest = pending.join('') + decoder.decode();
+  if (rest.trim()) yield rest;
 }
 
 async function errorText(response: Response): Promise<string> {

@@ -18,6 +18,15 @@ export interface ReadingsRange {
   limit: number;
 }
 
+export type LatestValue = number | boolean;
+
+export interface LatestRow {
+  deviceKey: string;
+  metric: string;
+  time: number;
+  value: LatestValue;
+}
+
 export type AggregateWindow = '1m' | '1h' | '1d';
 export type AggregateSource = typeof RAW_POLICY | RollupPolicy;
 
@@ -82,13 +91,29 @@ function rollupAggregates(policy: RollupPolicy): string {
  * - rollup_1m up to 31 days (at most 44 640 rows), and beyond that for 1-minute windows, since
  *   a source may never be coarser than the window;
  * - rollup_1h for longer ranges.
+ * Given the raw retention, a range starting before it never reads raw, however short.
  * All three give the same figures for every window their data covers.
  */
-export function chooseSource(from: Date, to: Date, window: AggregateWindow): AggregateSource {
+export function chooseSource(
+  from: Date,
+  to: Date,
+  window: AggregateWindow,
+  retention?: RawRetention,
+): AggregateSource {
   const range = to.getTime() - from.getTime();
-  if (range <= DAY_MS || (window === '1m' && range <= 2 * DAY_MS)) return 'raw';
+  const rawHoldsIt = !retention || from.getTime() >= retention.now - retention.rawDays * DAY_MS;
+  if (rawHoldsIt && (range <= DAY_MS || (window === '1m' && range <= 2 * DAY_MS))) return 'raw';
   if (range <= 31 * DAY_MS || window === '1m') return 'rollup_1m';
   return 'rollup_1h';
+}
+
+/**
+ * How long raw readings are kept (RAW_RETENTION_DAYS) and the current time: a short range that
+ * starts before the raw policy's horizon has (partly) expired there and must come from rollups.
+ */
+export interface RawRetention {
+  rawDays: number;
+  now: number;
 }
 
 /**
@@ -99,6 +124,7 @@ export class ReadingsReader {
   constructor(
     private readonly client: InfluxClient,
     private readonly database: string,
+    private readonly options: { rawRetentionDays?: number; now?: () => number } = {},
   ) {}
 
   async list(range: ReadingsRange): Promise<ReadingRow[]> {
@@ -124,9 +150,81 @@ export class ReadingsReader {
     }));
   }
 
+  /**
+   * The newest value of every metric of every device of the tenant. Numbers and flags are two
+   * fields; each is asked for on its own, as `last()` of two fields would lose their times.
+   */
+  async latest(tenantKey: string): Promise<LatestRow[]> {
+    assertAllowlisted({ tenantKey });
+    const [values, flags] = await Promise.all(
+      (['value', 'flag'] as const).map((field) =>
+        this.client.query(
+          `SELECT last("${field}") AS "last" FROM "${READINGS_MEASUREMENT}" ` +
+            'WHERE "tenant" = $tenant GROUP BY "device", "metric"',
+          { database: this.database, params: { tenant: tenantKey } },
+        ),
+      ),
+    );
+    const newest = new Map<string, LatestRow>();
+    for (const series of [...(values ?? []), ...(flags ?? [])]) {
+      const deviceKey = series.tags?.device;
+      const metric = series.tags?.metric;
+      const row = rowsOf(series)[0];
+      if (!deviceKey || !metric || !row) continue;
+      const found = { deviceKey, metric, time: row.time as number, value: row.last as LatestValue };
+      const key = `${deviceKey}/${metric}`;
+      const known = newest.get(key);
+      if (!known || known.time < found.time) newest.set(key, found);
+    }
+    return [...newest.values()];
+  }
+
+  /** When the device's newest reading was taken, or null when it has none (any metric). */
+  async lastReadingTime(tenantKey: string, deviceKey: string): Promise<number | null> {
+    assertAllowlisted({ tenantKey, deviceKey });
+    const series = await this.client.query(
+      `SELECT "metric", "value", "flag" FROM "${READINGS_MEASUREMENT}" ` +
+        'WHERE "tenant" = $tenant AND "device" = $device ORDER BY time DESC LIMIT 1',
+      { database: this.database, params: { tenant: tenantKey, device: deviceKey } },
+    );
+    const time = series.flatMap(rowsOf)[0]?.time;
+    return typeof time === 'number' ? time : null;
+  }
+
+  /**
+   * The metric names the tenant's devices report, from the raw readings and the 1-hour rollup
+   * (which still knows metrics whose raw readings have expired), sorted.
+   */
+  async metrics(tenantKey: string): Promise<string[]> {
+    assertAllowlisted({ tenantKey });
+    const sources = [
+      `"${RAW_POLICY}"."${READINGS_MEASUREMENT}"`,
+      `"rollup_1h"."${ROLLUPS.rollup_1h.name}"`,
+    ];
+    const answers = await Promise.all(
+      sources.map((source) =>
+        this.client.query(
+          `SHOW TAG VALUES FROM ${source} WITH KEY = "metric" WHERE "tenant" = $tenant`,
+          { database: this.database, params: { tenant: tenantKey } },
+        ),
+      ),
+    );
+    const names = new Set(
+      answers
+        .flat()
+        .flatMap(rowsOf)
+        .map((row) => row.value)
+        .filter((v): v is string => typeof v === 'string' && metricPattern.test(v)),
+    );
+    return [...names].sort();
+  }
+
   /** Min, max, mean and count of a numeric metric per window, from the cheapest fitting source. */
   aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
-    return this.aggregateFrom(chooseSource(query.from, query.to, query.window), query);
+    const { rawRetentionDays, now = Date.now } = this.options;
+    const retention =
+      rawRetentionDays === undefined ? undefined : { rawDays: rawRetentionDays, now: now() };
+    return this.aggregateFrom(chooseSource(query.from, query.to, query.window, retention), query);
   }
 
   /**
@@ -175,8 +273,11 @@ export class ReadingsReader {
   }
 }
 
-function assertAllowlisted(keys: { tenantKey: string; deviceKey: string; metric?: string }) {
-  if (!pseudonymPattern.test(keys.tenantKey) || !pseudonymPattern.test(keys.deviceKey)) {
+function assertAllowlisted(keys: { tenantKey: string; deviceKey?: string; metric?: string }) {
+  if (
+    !pseudonymPattern.test(keys.tenantKey) ||
+    (keys.deviceKey !== undefined && !pseudonymPattern.test(keys.deviceKey))
+  ) {
     throw new RangeError('pseudonym is not allowlisted');
   }
   if (keys.metric !== undefined && !metricPattern.test(keys.metric)) {

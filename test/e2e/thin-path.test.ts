@@ -101,7 +101,7 @@ describe('thin path: device → broker → InfluxDB → API, for members only', 
     expect(readings).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     expect(devices.status).toBe(404);
     // Bob's own organisation answers, and does not list the other organisation's device.
-    expect(ownDevices).toEqual({ status: 200, body: { devices: [] } });
+    expect(ownDevices).toEqual({ status: 200, body: { devices: [], nextCursor: null } });
   });
 
   it('refuses requests without a valid token', async () => {

@@ -21,6 +21,8 @@ export interface TestPlatform {
   mqttPort: number;
   brokerPorts: { tcp: number; tls?: number; ws?: number; metrics: number };
   broker: Awaited<ReturnType<typeof startPlatform>>['broker'];
+  /** The API as started in-process (e.g. its live hub). */
+  api: Awaited<ReturnType<typeof startPlatform>>['api'];
   mqttUrl: string;
   apiUrl: string;
   influxAdmin: InfluxClient;
@@ -95,6 +97,7 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
     mqttPort: platform.mqttPort,
     brokerPorts: platform.brokerPorts,
     broker: platform.broker,
+    api: platform.api,
     mqttUrl: `mqtt://127.0.0.1:${platform.mqttPort}`,
     apiUrl,
     influxDatabase,

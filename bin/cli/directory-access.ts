@@ -1,0 +1,52 @@
+import pg from 'pg';
+import { apiConfigSchema } from '../../api/api.config.js';
+import { loadConfig } from '../../common/config.js';
+import { directoryCryptoFrom } from '../../directory/crypto/crypto.config.js';
+import type { IdentityDeps } from '../../directory/identity.context.js';
+import { createSmtpMailer } from '../../directory/mailer.js';
+
+/**
+ * What the directory commands read from the API's configuration: they act as the API would,
+ * connecting as `telemoat_api` with the directory's keys, and mail through the API's server.
+ */
+const directoryCommandConfigSchema = apiConfigSchema.pick({
+  LOG_LEVEL: true,
+  API_DATABASE_URL: true,
+  DIRECTORY_MASTER_KEYS: true,
+  DIRECTORY_ACTIVE_KEY_ID: true,
+  EMAIL_INDEX_KEY: true,
+  SMTP_URL: true,
+  MAIL_FROM: true,
+  PUBLIC_URL: true,
+  PRIVACY_TERMS_VERSION: true,
+  EMAIL_VERIFICATION_TTL_HOURS: true,
+  INVITATION_TTL_DAYS: true,
+  REGISTRATION_RECORD_DAYS: true,
+});
+
+/** Opens the directory for one command; `close` ends the pool and the mailer. */
+export function openDirectory(command: string): IdentityDeps & { close(): Promise<void> } {
+  const config = loadConfig(command, directoryCommandConfigSchema, process.env);
+  const pool = new pg.Pool({
+    connectionString: config.API_DATABASE_URL,
+    max: 2,
+    connectionTimeoutMillis: 10_000,
+  });
+  const mailer = createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM });
+  return {
+    pool,
+    crypto: directoryCryptoFrom(config),
+    mailer,
+    settings: {
+      publicUrl: config.PUBLIC_URL,
+      termsVersion: config.PRIVACY_TERMS_VERSION,
+      emailVerificationTtlHours: config.EMAIL_VERIFICATION_TTL_HOURS,
+      invitationTtlDays: config.INVITATION_TTL_DAYS,
+      registrationRecordDays: config.REGISTRATION_RECORD_DAYS,
+    },
+    async close() {
+      mailer.close();
+      await pool.end();
+    },
+  };
+}

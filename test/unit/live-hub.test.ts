@@ -1,0 +1,183 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LiveHub, type LiveReading, type LiveSubscriber } from '../../api/live-hub.js';
+import { createLogger } from '../../common/logger.js';
+import type { RecentReading } from '../../influx/recent-readings.reader.js';
+
+const TENANT = 'a'.repeat(32);
+const KEY_1 = '1'.repeat(32);
+const KEY_2 = '2'.repeat(32);
+const ORG = { orgId: '00000000-0000-4000-8000-000000000001', tenantKey: TENANT };
+
+/** InfluxDB and the directory as the hub sees them, in memory. */
+function fakes() {
+  const stored: RecentReading[] = [];
+  const directory = [
+    { id: 'dev_one', pseudonym: KEY_1 },
+    { id: 'dev_two', pseudonym: KEY_2 },
+  ];
+  const calls = { polls: 0, directoryReads: 0 };
+  let failing = false;
+  const hub = new LiveHub({
+    recent: {
+      since(tenantKey, since, limit) {
+        calls.polls++;
+        if (failing) return Promise.reject(new Error('InfluxDB is down'));
+        expect(tenantKey).toBe(TENANT);
+        const rows = stored
+          .filter((r) => r.time > since.getTime())
+          .sort((a, b) => a.time - b.time)
+          .slice(0, limit);
+        return Promise.resolve(rows);
+      },
+    },
+    devices: {
+      listForOrg(orgId) {
+        calls.directoryReads++;
+        expect(orgId).toBe(ORG.orgId);
+        return Promise.resolve([...directory]);
+      },
+    },
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    pollMs: 10,
+  });
+  const store = (deviceKey: string, value: number, time = Date.now()) =>
+    stored.push({ time, deviceKey, metric: 'temperature', value });
+  return {
+    hub,
+    stored,
+    store,
+    directory,
+    calls,
+    fail: (on: boolean) => (failing = on),
+  };
+}
+
+function subscriber(devices: string[] | null = null) {
+  const received: LiveReading[] = [];
+  const state = { ended: false };
+  const sub: LiveSubscriber = {
+    devices: devices && new Set(devices),
+    send: (r) => received.push(r),
+    end: () => (state.ended = true),
+  };
+  return { sub, received, state };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+describe('live hub', () => {
+  const hubs: LiveHub[] = [];
+  afterEach(() => {
+    for (const hub of hubs.splice(0)) hub.close();
+  });
+  function setup() {
+    const f = fakes();
+    hubs.push(f.hub);
+    return f;
+  }
+
+  it('delivers only readings stored after subscribing, each once, under the device id', async () => {
+    const f = setup();
+    f.store(KEY_1, 1, Date.now() - 1000);
+    const a = subscriber();
+    await f.hub.subscribe(ORG, a.sub);
+    const now = Date.now();
+    f.store(KEY_1, 2, now);
+    f.store(KEY_2, 3, now - 4000); // stamped in the past, inside the overlap window
+    await until(() => a.received.length === 2);
+    f.store(KEY_1, 2, now); // written again: same time, device and metric
+    await sleep(50);
+    expect(a.received).toEqual([
+      {
+        time: new Date(now - 4000).toISOString(),
+        deviceId: 'dev_two',
+        metric: 'temperature',
+        value: 3,
+      },
+      { time: new Date(now).toISOString(), deviceId: 'dev_one', metric: 'temperature', value: 2 },
+    ]);
+  });
+
+  it('polls once per organisation, filters per subscriber and stops with the last one', async () => {
+    const f = setup();
+    const all = subscriber();
+    const onlyTwo = subscriber(['dev_two']);
+    const leaveAll = await f.hub.subscribe(ORG, all.sub);
+    const leaveTwo = await f.hub.subscribe(ORG, onlyTwo.sub);
+    expect(f.hub.pollingCount).toBe(1);
+    f.store(KEY_1, 1);
+    f.store(KEY_2, 2);
+    await until(() => all.received.length === 2 && onlyTwo.received.length === 1);
+    expect(onlyTwo.received[0]).toMatchObject({ deviceId: 'dev_two', value: 2 });
+    leaveAll();
+    expect(f.hub.pollingCount).toBe(1);
+    leaveTwo();
+    expect(f.hub.pollingCount).toBe(0);
+    const polls = f.calls.polls;
+    await sleep(50);
+    expect(f.calls.polls).toBe(polls);
+  });
+
+  it('re-reads the directory for a new device, and drops a device it does not know', async () => {
+    const f = setup();
+    const a = subscriber();
+    await f.hub.subscribe(ORG, a.sub);
+    expect(f.calls.directoryReads).toBe(1);
+    const KEY_3 = '3'.repeat(32);
+    f.directory.push({ id: 'dev_three', pseudonym: KEY_3 });
+    f.store(KEY_3, 3);
+    f.store('f'.repeat(32), 4); // removed from the directory: never delivered
+    await until(() => a.received.length === 1, 3000);
+    expect(a.received[0]).toMatchObject({ deviceId: 'dev_three', value: 3 });
+    await sleep(300);
+    expect(a.received).toHaveLength(1);
+    // At most one directory read a second, however many polls see the unknown pseudonym.
+    expect(f.calls.directoryReads).toBeLessThanOrEqual(3);
+  });
+
+  it('catches up over several polls when more than a poll returns arrive at once', async () => {
+    const f = setup();
+    const a = subscriber();
+    await f.hub.subscribe(ORG, a.sub);
+    const start = Date.now() - 2000;
+    for (let i = 0; i < 12_000; i++) f.store(i % 2 ? KEY_1 : KEY_2, i, start + Math.floor(i / 2));
+    await until(() => a.received.length === 12_000, 5000);
+    expect(new Set(a.received.map((r) => r.value)).size).toBe(12_000);
+  });
+
+  it('keeps polling through an InfluxDB failure, and refuses to start without InfluxDB', async () => {
+    const f = setup();
+    const a = subscriber();
+    await f.hub.subscribe(ORG, a.sub);
+    f.fail(true);
+    await sleep(50);
+    f.fail(false);
+    f.store(KEY_1, 7);
+    await until(() => a.received.length === 1);
+
+    const g = setup();
+    g.fail(true);
+    await expect(g.hub.subscribe(ORG, subscriber().sub)).rejects.toThrow('InfluxDB is down');
+    expect(g.hub.pollingCount).toBe(0);
+  });
+
+  it('ends every stream on close and refuses new ones', async () => {
+    const f = setup();
+    const a = subscriber();
+    await f.hub.subscribe(ORG, a.sub);
+    f.hub.close();
+    expect(a.state.ended).toBe(true);
+    expect(f.hub.pollingCount).toBe(0);
+    await expect(f.hub.subscribe(ORG, subscriber().sub)).rejects.toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+    });
+  });
+});

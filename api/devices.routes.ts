@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../common/errors.js';
 import { deviceIdPattern, metricPattern } from '../common/ids.js';
-import type { AuditAction, AuditDetails } from '../directory/audit-log.repository.js';
+import type { AuditAction, AuditLogRepository } from '../directory/audit-log.repository.js';
 import type { Device, DevicePosition, DeviceStatus } from '../directory/devices.repository.js';
 import type { Presence } from '../influx/presence.reader.js';
 import type {
@@ -36,14 +36,7 @@ export interface DevicesRoutesDeps {
     lastReadingTime(tenantKey: string, deviceKey: string): Promise<number | null>;
   };
   presence: { latest(tenantKey: string, deviceKey: string): Promise<Presence | null> };
-  auditLog: {
-    record(entry: {
-      userId: string;
-      actorUserId: string | null;
-      action: AuditAction;
-      details?: AuditDetails;
-    }): Promise<void>;
-  };
+  auditLog: Pick<AuditLogRepository, 'record'>;
   /** Where devices reach the broker (MQTT_PUBLIC_URL), for the example command. */
   mqttPublicUrl: string;
   now?: () => number;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { metricPattern } from '../common/ids.js';
-import type { AuditAction, AuditDetails } from '../directory/audit-log.repository.js';
+import type { AuditLogRepository } from '../directory/audit-log.repository.js';
 import type { MetricDescription } from '../directory/metric-units.repository.js';
 import { defineRoute, type Route } from './route.js';
 
@@ -10,14 +10,7 @@ export interface MetricsRoutesDeps {
     describe(orgId: string, description: MetricDescription): Promise<void>;
   };
   readings: { metrics(tenantKey: string): Promise<string[]> };
-  auditLog: {
-    record(entry: {
-      userId: string;
-      actorUserId: string | null;
-      action: AuditAction;
-      details?: AuditDetails;
-    }): Promise<void>;
-  };
+  auditLog: Pick<AuditLogRepository, 'record'>;
 }
 
 /**

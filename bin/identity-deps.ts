@@ -2,25 +2,37 @@ import type pg from 'pg';
 import type { ApiConfig } from '../api/api.config.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import type { IdentityDeps } from '../directory/identity.context.js';
-import { createSmtpMailer } from '../directory/mailer.js';
+import { createSmtpMailer, type Mailer } from '../directory/mailer.js';
 import { OrganisationsRepository } from '../directory/organisations.repository.js';
 import { OrganisationsService } from '../directory/organisations.service.js';
 import { ProfileService } from '../directory/profile.service.js';
 import { SignupService } from '../directory/signup.service.js';
 import { UsersRepository } from '../directory/users.repository.js';
 
-/**
- * The API's identity side: the encrypted directory (P12), sign-up with e-mail verification
- * (P5), organisations and invitations (P6, P7), the user's own settings and history (P11, P16),
- * and the SMTP mailer they share. Built on the API's pool (role `telemoat_api`).
- */
-export function identityDeps(pool: pg.Pool, config: ApiConfig) {
-  const crypto = directoryCryptoFrom(config);
-  const mailer = createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM });
-  const deps: IdentityDeps = {
+/** The configuration the directory's identity services read (the API's, or a CLI's subset). */
+export type IdentityConfig = Pick<
+  ApiConfig,
+  | 'DIRECTORY_MASTER_KEYS'
+  | 'DIRECTORY_ACTIVE_KEY_ID'
+  | 'EMAIL_INDEX_KEY'
+  | 'SMTP_URL'
+  | 'MAIL_FROM'
+  | 'PUBLIC_URL'
+  | 'PRIVACY_TERMS_VERSION'
+  | 'EMAIL_VERIFICATION_TTL_HOURS'
+  | 'INVITATION_TTL_DAYS'
+  | 'REGISTRATION_RECORD_DAYS'
+>;
+
+/** Keys, mailer and settings shared by the identity services, over one pool. */
+export function identityContext(
+  pool: pg.Pool,
+  config: IdentityConfig,
+): IdentityDeps & { mailer: Mailer & { close(): void } } {
+  return {
     pool,
-    crypto,
-    mailer,
+    crypto: directoryCryptoFrom(config),
+    mailer: createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }),
     settings: {
       publicUrl: config.PUBLIC_URL,
       termsVersion: config.PRIVACY_TERMS_VERSION,
@@ -29,6 +41,16 @@ export function identityDeps(pool: pg.Pool, config: ApiConfig) {
       registrationRecordDays: config.REGISTRATION_RECORD_DAYS,
     },
   };
+}
+
+/**
+ * The API's identity side: the encrypted directory (P12), sign-up with e-mail verification
+ * (P5), organisations and invitations (P6, P7), the user's own settings and history (P11, P16),
+ * and the SMTP mailer they share. Built on the API's pool (role `telemoat_api`).
+ */
+export function identityDeps(pool: pg.Pool, config: ApiConfig) {
+  const deps = identityContext(pool, config);
+  const { crypto, mailer } = deps;
   return {
     users: new UsersRepository(pool, crypto),
     organisations: new OrganisationsRepository(pool, crypto),

@@ -1,9 +1,8 @@
 import pg from 'pg';
 import { apiConfigSchema } from '../../api/api.config.js';
 import { loadConfig } from '../../common/config.js';
-import { directoryCryptoFrom } from '../../directory/crypto/crypto.config.js';
 import type { IdentityDeps } from '../../directory/identity.context.js';
-import { createSmtpMailer } from '../../directory/mailer.js';
+import { identityContext } from '../identity-deps.js';
 
 /**
  * What the directory commands read from the API's configuration: they act as the API would,
@@ -32,20 +31,11 @@ export function openDirectory(command: string): IdentityDeps & { close(): Promis
     max: 2,
     connectionTimeoutMillis: 10_000,
   });
-  const mailer = createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM });
+  const deps = identityContext(pool, config);
   return {
-    pool,
-    crypto: directoryCryptoFrom(config),
-    mailer,
-    settings: {
-      publicUrl: config.PUBLIC_URL,
-      termsVersion: config.PRIVACY_TERMS_VERSION,
-      emailVerificationTtlHours: config.EMAIL_VERIFICATION_TTL_HOURS,
-      invitationTtlDays: config.INVITATION_TTL_DAYS,
-      registrationRecordDays: config.REGISTRATION_RECORD_DAYS,
-    },
+    ...deps,
     async close() {
-      mailer.close();
+      deps.mailer.close();
       await pool.end();
     },
   };

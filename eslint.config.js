@@ -24,8 +24,23 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
-    files: ['dashboard/**/*.js'],
-    languageOptions: { globals: globals.browser },
+    // The dashboard runs in browsers and has its own tsconfig (DOM lib, Preact JSX).
+    files: ['dashboard/src/**/*.{ts,tsx}'],
+    extends: [tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      globals: globals.browser,
+      parserOptions: {
+        projectService: false,
+        project: ['./dashboard/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
   },
   {
     plugins: { telemoat: boundary },

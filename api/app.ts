@@ -115,7 +115,18 @@ export function buildApi(deps: ApiDeps): Express {
   app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND')));
 
   if (deps.dashboardDir) {
-    app.use(express.static(deps.dashboardDir, { index: 'index.html', ...staticCaching }));
+    const dashboardDir = deps.dashboardDir;
+    app.use(express.static(dashboardDir, { index: 'index.html', ...staticCaching }));
+    // The dashboard routes on the client: a page path (no file extension) that is not a file
+    // answers index.html, so links such as /verify-email#token=… and reloads work.
+    app.get(/^\/(?!api\/)[^.]*$/, (req, res, next) => {
+      if (!req.accepts('html')) return next();
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile('index.html', { root: dashboardDir }, (err) => {
+        // Not built (`npm run build`): a plain 404 rather than a server error.
+        if (err) next((err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : err);
+      });
+    });
   }
   app.use(errorHandler());
   return app;

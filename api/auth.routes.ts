@@ -172,7 +172,7 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         method: 'post',
         path: '/auth/refresh',
         summary:
-          'Exchange the refresh token (cookie with the x-telemoat-csrf: 1 header, or { refreshToken }) for new tokens; rotates it',
+          'Exchange the refresh token (cookie with the x-telemoat-csrf: 1 header, or { refreshToken }) for new tokens; rotates it. 204 when no refresh token is presented',
         tag: 'auth',
         access: { kind: 'public' },
         body: refreshBody,
@@ -181,10 +181,13 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
       },
       async ({ req, res, body }) => {
         const presented = refreshTokenOf(req, body);
-        const issued = presented
-          ? await deps.sessionService.refresh(presented.token, clientIp(req))
-          : null;
-        if (!presented || !issued) {
+        if (!presented) {
+          // Nobody is signed in here: a plain answer, so a signed-out page load logs no error.
+          res.status(204).end();
+          return undefined;
+        }
+        const issued = await deps.sessionService.refresh(presented.token, clientIp(req));
+        if (!issued) {
           clearRefreshCookie(res, deps.auth.cookies);
           throw new AppError('UNAUTHENTICATED');
         }

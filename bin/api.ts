@@ -22,7 +22,13 @@ import { newDeviceSecret } from '../common/ids.js';
 import { authDeps } from './auth-deps.js';
 import { identityDeps } from './identity-deps.js';
 
-const dashboardDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dashboard');
+/** The built dashboard (`npm run build`). */
+const dashboardDir = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'dashboard',
+  'dist',
+);
 
 /** The API's composition root: the one process that holds both a directory and an InfluxDB client. */
 export async function startApi(config: ApiConfig, logger: Logger) {

@@ -57,6 +57,15 @@ export const mosquittoClients: BinarySpec = {
   preferredDirs: () => [],
 };
 
+/** Debian's Chromium: the dashboard's browser tests drive it through playwright-core. */
+export const chromiumBrowser: BinarySpec = {
+  notFound: 'Chromium (chromium) not found',
+  advice: 'Install it with: sudo apt-get install chromium',
+  aptPackage: 'chromium',
+  executables: ['chromium'],
+  preferredDirs: () => ['/usr/bin'],
+};
+
 /** `/usr/lib/postgresql/<version>/bin` folders, highest version first. */
 export function debianPostgresBinDirs(host: HostView): string[] {
   return host

@@ -99,12 +99,21 @@ describe('HTTP behaviour: security headers, no CORS, compression, caching, healt
     expect((await fetchApi('/api/v1/me')).headers.get('cache-control')).toBe('no-store');
   });
 
-  it('lets browsers keep the dashboard assets, but revalidate its page', async () => {
-    const script = await fetchApi('/app.js');
-    expect(script.status).toBe(200);
-    expect(script.headers.get('cache-control')).toMatch(/max-age=86400/);
+  it('lets browsers keep the dashboard assets, but revalidate its page and client routes', async () => {
     const page = await fetchApi('/');
     expect(page.headers.get('cache-control')).toBe('no-cache');
+    // The built page names its script by content hash (npm run build).
+    const src = /<script[^>]+src="([^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(src).toMatch(/^\/assets\//);
+    const script = await fetchApi(src!);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toMatch(/max-age=86400/);
+    // Client-side routes answer the same page, so e-mailed links and reloads work.
+    const route = await fetchApi('/verify-email', { headers: { accept: 'text/html' } });
+    expect(route.status).toBe(200);
+    expect(route.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(route.headers.get('cache-control')).toBe('no-cache');
+    expect((await fetchApi('/api/v1/nothing-here')).status).toBe(404);
   });
 
   it('answers /healthz always and /readyz when Postgres and InfluxDB answer', async () => {

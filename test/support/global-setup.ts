@@ -7,7 +7,7 @@ import {
   type PlatformSecrets,
   type ServerEndpoints,
 } from '../../bin/platform-env.js';
-import { mosquittoClients, resolveBinDir } from '../../servers/binaries.js';
+import { chromiumBrowser, mosquittoClients, resolveBinDir } from '../../servers/binaries.js';
 import { startInflux, startPostgres } from '../../servers/local-servers.js';
 
 declare module 'vitest' {
@@ -16,6 +16,8 @@ declare module 'vitest' {
     /** Shared by all files: Postgres roles are server-wide, so their passwords must agree. */
     secrets: PlatformSecrets;
     mosquittoBin: string;
+    /** Debian's Chromium, for the dashboard's browser tests (test/support/browser.ts). */
+    chromiumPath: string;
   }
 }
 
@@ -32,7 +34,7 @@ export default async function setup(project: TestProject) {
   const stops: (() => Promise<void>)[] = [];
 
   const env = process.env;
-  const [postgresUrl, influx, mosquittoBin] = await Promise.all([
+  const [postgresUrl, influx, mosquittoBin, chromiumDir] = await Promise.all([
     env.TEST_DATABASE_URL ??
       startPostgres({ dataDir: path.join(root, 'postgres'), log }).then((pg) => {
         stops.push(() => pg.stop());
@@ -53,10 +55,12 @@ export default async function setup(project: TestProject) {
           };
         }),
     resolveBinDir(mosquittoClients, log),
+    resolveBinDir(chromiumBrowser, log),
   ]);
 
   project.provide('servers', { postgresAdminUrl: postgresUrl, ...influx });
   project.provide('mosquittoBin', mosquittoBin);
+  project.provide('chromiumPath', path.join(chromiumDir, 'chromium'));
   project.provide('secrets', generateSecrets());
 
   return async () => {

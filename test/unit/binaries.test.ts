@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   APT_GET,
+  chromiumBrowser,
   decideWhenMissing,
   influxBinaries,
   locateBinDir,
@@ -56,6 +57,18 @@ describe('locateBinDir', () => {
     );
     expect(locateBinDir(postgresBinaries, host)).toBe('/opt/pg/bin');
     expect(locateBinDir(influxBinaries, host)).toBe('/usr/bin');
+  });
+
+  it("finds Debian's Chromium in /usr/bin even when PATH leaves it out", () => {
+    const host = fakeHost(['/usr/bin/chromium'], 1000, '/usr/local/bin');
+    expect(locateBinDir(chromiumBrowser, host)).toBe('/usr/bin');
+    expect(decideWhenMissing(chromiumBrowser, fakeHost([], 0, ''), false)).toEqual(
+      expect.objectContaining({ action: 'fail' }),
+    );
+    expect(decideWhenMissing(chromiumBrowser, fakeHost([APT_GET], 0, ''), false)).toEqual({
+      action: 'apt-install',
+      aptPackage: 'chromium',
+    });
   });
 
   it('finds nothing when the binaries are absent', () => {

@@ -1,0 +1,334 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, login } from '../api';
+import { fragmentToken } from '../router';
+import { Checkbox, ErrorNote, Field, Spinner } from '../ui';
+
+/** The centred card the signed-out pages share. */
+function AuthCard(props: { title: string; intro?: string; children: ComponentChildren }) {
+  return (
+    <main class="auth" id="main">
+      <div class="auth-card">
+        <p class="brand-mark" aria-hidden="true">
+          <Logo /> Telemoat
+        </p>
+        <h1>{props.title}</h1>
+        {props.intro && <p class="lead">{props.intro}</p>}
+        {props.children}
+      </div>
+    </main>
+  );
+}
+
+export function Logo() {
+  return (
+    <svg class="logo" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
+      <circle cx="12" cy="12" r="10" fill="none" stroke="currentColor" stroke-width="2" />
+      <path d="M5 13h3l2-5 4 9 2-4h3" fill="none" stroke="currentColor" stroke-width="2" />
+    </svg>
+  );
+}
+
+/** Providers the API lists for "Sign in with …"; the API does not list them yet (hidden). */
+const oidcProviders: { id: string; name: string }[] = [];
+
+export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <AuthCard title="Sign in" intro="Your devices' readings, for your organisation only.">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          login(email, password).then(onSignedIn, (err: unknown) => {
+            setError(err);
+            setBusy(false);
+          });
+        }}
+      >
+        <Field
+          label="E-mail"
+          type="email"
+          autocomplete="username"
+          required
+          value={email}
+          onInput={setEmail}
+        />
+        <Field
+          label="Password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onInput={setPassword}
+        />
+        <ErrorNote error={error} />
+        <button type="submit" class="primary block" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+      {oidcProviders.length > 0 && (
+        <div class="providers">
+          {oidcProviders.map((p) => (
+            <a
+              key={p.id}
+              class="button secondary block"
+              href={`/api/v1/auth/oidc/${encodeURIComponent(p.id)}/start`}
+            >
+              Sign in with {p.name}
+            </a>
+          ))}
+        </div>
+      )}
+      <p class="switch">
+        New to Telemoat? <a href="/sign-up">Create an account</a>
+      </p>
+    </AuthCard>
+  );
+}
+
+function useTermsVersion(): string | null {
+  const [version, setVersion] = useState<string | null>(null);
+  useEffect(() => {
+    api<{ version: string }>('/auth/privacy-terms').then(
+      (v) => setVersion(v.version),
+      () => setVersion('1'),
+    );
+  }, []);
+  return version;
+}
+
+export function SignUpPage() {
+  const terms = useTermsVersion();
+  const [name, setName] = useState('');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [accepted, setAccepted] = useState(false);
+  const [omitNames, setOmitNames] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState(false);
+  if (sent) {
+    return (
+      <AuthCard title="Check your e-mail">
+        <p role="status">
+          We sent a link to <strong>{email}</strong>. Open it to verify your address, then sign in.
+          The link works once.
+        </p>
+        <p class="switch">
+          <a href="/sign-in">Back to sign in</a>
+        </p>
+      </AuthCard>
+    );
+  }
+  return (
+    <AuthCard title="Create your account">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          api('/auth/signup', {
+            method: 'POST',
+            body: {
+              name,
+              email,
+              password,
+              termsVersion: terms ?? '1',
+              settings: { omitNamesInEmail: omitNames },
+            },
+          }).then(
+            () => setSent(true),
+            (err: unknown) => {
+              setError(err);
+              setBusy(false);
+            },
+          );
+        }}
+      >
+        <Field label="Name" autocomplete="name" required value={name} onInput={setName} />
+        <Field
+          label="E-mail"
+          type="email"
+          autocomplete="email"
+          required
+          value={email}
+          onInput={setEmail}
+        />
+        <Field
+          label="Password"
+          type="password"
+          autocomplete="new-password"
+          required
+          minLength={8}
+          hint="At least 8 characters. A few unrelated words work well."
+          value={password}
+          onInput={setPassword}
+        />
+        <Checkbox
+          label={`I accept the privacy terms${terms ? ` (version ${terms})` : ''}`}
+          required
+          checked={accepted}
+          onChange={setAccepted}
+        />
+        <Checkbox
+          label="Leave titles and names out of e-mails"
+          checked={omitNames}
+          onChange={setOmitNames}
+        />
+        <ErrorNote error={error} />
+        <button type="submit" class="primary block" disabled={busy}>
+          {busy ? 'Creating account…' : 'Create account'}
+        </button>
+      </form>
+      <p class="switch">
+        Already have an account? <a href="/sign-in">Sign in</a>
+      </p>
+    </AuthCard>
+  );
+}
+
+export function VerifyEmailPage() {
+  const [state, setState] = useState<{ status?: string; error?: unknown }>({});
+  useEffect(() => {
+    const token = fragmentToken();
+    // The token leaves the address bar once read, so it is not kept in history.
+    history.replaceState(null, '', location.pathname);
+    if (!token) {
+      setState({
+        error: new ApiError(
+          400,
+          'TOKEN_INVALID',
+          'This link has no token. Open the link from the e-mail again.',
+        ),
+      });
+      return;
+    }
+    api<{ status: 'verified' | 'email_changed' }>('/auth/verify-email', {
+      method: 'POST',
+      body: { token },
+    }).then(
+      (r) => setState({ status: r.status }),
+      (error: unknown) =>
+        setState({
+          error:
+            error instanceof ApiError && error.code === 'VALIDATION_FAILED'
+              ? new ApiError(
+                  400,
+                  'TOKEN_INVALID',
+                  'This link is not valid. Open the link from the e-mail again.',
+                )
+              : error,
+        }),
+    );
+  }, []);
+  return (
+    <AuthCard title="Verify your e-mail">
+      {!state.status && !state.error && <Spinner label="Checking your link…" />}
+      {state.status && (
+        <p class="note success" role="status">
+          {state.status === 'verified'
+            ? 'Your e-mail address is verified.'
+            : 'Your new e-mail address is confirmed.'}
+        </p>
+      )}
+      <ErrorNote error={state.error} />
+      <p class="switch">
+        <a href="/sign-in">Sign in</a>
+      </p>
+    </AuthCard>
+  );
+}
+
+export function AcceptInvitationPage() {
+  const terms = useTermsVersion();
+  const [token] = useState(fragmentToken);
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [accepted, setAccepted] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
+  useEffect(() => history.replaceState(null, '', location.pathname), []);
+  if (done) {
+    return (
+      <AuthCard title="Accept your invitation">
+        <p class="note success" role="status">
+          Invitation accepted. You are a member now.
+        </p>
+        <p class="switch">
+          <a href="/sign-in">Sign in</a>
+        </p>
+      </AuthCard>
+    );
+  }
+  return (
+    <AuthCard
+      title="Accept your invitation"
+      intro="Choose a password to join the organisation that invited you. If you already have an account, enter its password."
+    >
+      {!token ? (
+        <ErrorNote
+          error={
+            new ApiError(
+              400,
+              'TOKEN_INVALID',
+              'This link has no token. Open the link from the e-mail again.',
+            )
+          }
+        />
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setBusy(true);
+            setError(null);
+            api('/invitations/accept', {
+              method: 'POST',
+              body: {
+                token,
+                password,
+                termsVersion: terms ?? '1',
+                ...(name.trim() ? { name } : {}),
+              },
+            }).then(
+              () => setDone(true),
+              (err: unknown) => {
+                setError(err);
+                setBusy(false);
+              },
+            );
+          }}
+        >
+          <Field label="Your name (optional)" autocomplete="name" value={name} onInput={setName} />
+          <Field
+            label="Password"
+            type="password"
+            autocomplete="new-password"
+            required
+            hint="At least 8 characters."
+            value={password}
+            onInput={setPassword}
+          />
+          <Checkbox
+            label={`I accept the privacy terms${terms ? ` (version ${terms})` : ''}`}
+            required
+            checked={accepted}
+            onChange={setAccepted}
+          />
+          <ErrorNote error={error} />
+          <button type="submit" class="primary block" disabled={busy}>
+            {busy ? 'Accepting…' : 'Accept invitation'}
+          </button>
+        </form>
+      )}
+      <p class="switch">
+        <a href="/sign-in">Sign in instead</a>
+      </p>
+    </AuthCard>
+  );
+}

@@ -1,0 +1,61 @@
+import { useState } from 'preact/hooks';
+import { api, type Me } from '../api';
+import { navigate } from '../router';
+import { Empty, ErrorNote, Field } from '../ui';
+
+const roleNames = { owner: 'Owner', admin: 'Admin', member: 'Member', viewer: 'Viewer' };
+
+export function OrgsPage({ me, onCreated }: { me: Me; onCreated: () => Promise<void> }) {
+  const [name, setName] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <>
+      <h1>Your organisations</h1>
+      {me.organisations.length === 0 ? (
+        <Empty title="You are not a member of any organisation yet.">
+          Create one below, or ask someone to invite you.
+        </Empty>
+      ) : (
+        <ul class="cards orgs">
+          {me.organisations.map((o) => (
+            <li key={o.id} class="card">
+              <a class="card-link" href={`/orgs/${o.id}`}>
+                {o.name}
+              </a>
+              <span class="muted">{roleNames[o.role]}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <section class="panel narrow" aria-labelledby="create-org">
+        <h2 id="create-org">Create an organisation</h2>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setBusy(true);
+            setError(null);
+            api<{ id: string }>('/orgs', { method: 'POST', body: { name } }).then(
+              async (org) => {
+                await onCreated();
+                setName('');
+                setBusy(false);
+                navigate(`/orgs/${org.id}`);
+              },
+              (err: unknown) => {
+                setError(err);
+                setBusy(false);
+              },
+            );
+          }}
+        >
+          <Field label="Organisation name" required value={name} onInput={setName} />
+          <ErrorNote error={error} />
+          <button type="submit" class="primary" disabled={busy}>
+            Create organisation
+          </button>
+        </form>
+      </section>
+    </>
+  );
+}

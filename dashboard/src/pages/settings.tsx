@@ -1,0 +1,333 @@
+import { useState } from 'preact/hooks';
+import { api, type AuditEntry, logoutEverywhere, type Me, type Session, type SignIn } from '../api';
+import { formatDateTime } from '../format';
+import { navigate } from '../router';
+import { Checkbox, Confirm, Empty, ErrorNote, Field, Spinner, useLoad } from '../ui';
+
+export function SettingsPage({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) {
+  return (
+    <>
+      <div class="page-head">
+        <div>
+          <p class="eyebrow">{me.email}</p>
+          <h1>Settings</h1>
+        </div>
+      </div>
+      <div class="grid-2">
+        <Profile me={me} onChanged={onChanged} />
+        <div class="stack">
+          <EmailChange me={me} />
+          <MailSetting me={me} onChanged={onChanged} />
+        </div>
+      </div>
+      <Sessions />
+      <SignIns />
+      <Audit />
+    </>
+  );
+}
+
+function Profile({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) {
+  const [name, setName] = useState(me.name);
+  const [phone, setPhone] = useState(me.phone ?? '');
+  const [address, setAddress] = useState(me.address ?? '');
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  return (
+    <section class="panel" aria-labelledby="profile-title">
+      <h2 id="profile-title">Profile</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          setSaved(false);
+          api('/me', {
+            method: 'PATCH',
+            body: { name, phone: phone.trim() || null, address: address.trim() || null },
+          }).then(
+            async () => {
+              await onChanged();
+              setSaved(true);
+              setBusy(false);
+            },
+            (err: unknown) => {
+              setError(err);
+              setBusy(false);
+            },
+          );
+        }}
+      >
+        <Field label="Name" autocomplete="name" required value={name} onInput={setName} />
+        <Field
+          label="Phone"
+          type="tel"
+          autocomplete="tel"
+          value={phone}
+          onInput={setPhone}
+          hint="Optional, e.g. +46 70 123 45 67."
+        />
+        <Field
+          label="Address"
+          autocomplete="street-address"
+          multiline
+          value={address}
+          onInput={setAddress}
+          hint="Optional."
+        />
+        <ErrorNote error={error} />
+        {saved && (
+          <p class="note success" role="status">
+            Profile saved.
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          Save profile
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function EmailChange({ me }: { me: Me }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [sent, setSent] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <section class="panel" aria-labelledby="email-title">
+      <h2 id="email-title">E-mail address</h2>
+      <p class="muted">
+        Now <strong class="break">{me.email}</strong>. A new address takes effect once you open the
+        link we send to it.
+      </p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          setSent(null);
+          api('/me/email', { method: 'POST', body: { email, password } }).then(
+            () => {
+              setSent(email);
+              setEmail('');
+              setPassword('');
+              setBusy(false);
+            },
+            (err: unknown) => {
+              setError(err);
+              setBusy(false);
+            },
+          );
+        }}
+      >
+        <Field
+          label="New e-mail address"
+          type="email"
+          autocomplete="email"
+          required
+          value={email}
+          onInput={setEmail}
+        />
+        <Field
+          label="Current password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={password}
+          onInput={setPassword}
+        />
+        <ErrorNote error={error} />
+        {sent && (
+          <p class="note success" role="status">
+            We sent a link to {sent}.
+          </p>
+        )}
+        <button type="submit" class="secondary" disabled={busy}>
+          Change e-mail
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function MailSetting({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <section class="panel" aria-labelledby="mail-title">
+      <h2 id="mail-title">E-mails</h2>
+      <Checkbox
+        label="Leave titles and names out of e-mails"
+        checked={me.settings.omitNamesInEmail}
+        disabled={busy}
+        onChange={(checked) => {
+          setBusy(true);
+          setError(null);
+          api('/me', { method: 'PATCH', body: { settings: { omitNamesInEmail: checked } } })
+            .then(onChanged)
+            .catch(setError)
+            .finally(() => setBusy(false));
+        }}
+      />
+      <p class="hint">Saved as soon as you change it.</p>
+      <ErrorNote error={error} />
+    </section>
+  );
+}
+
+function Sessions() {
+  const sessions = useLoad(
+    (signal) => api<{ sessions: Session[] }>('/me/sessions', { signal }),
+    [],
+  );
+  const [confirm, setConfirm] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <section class="panel" aria-labelledby="sessions-title">
+      <div class="panel-head">
+        <h2 id="sessions-title">Sessions</h2>
+        <button type="button" class="secondary danger-text" onClick={() => setConfirm(true)}>
+          Log out everywhere
+        </button>
+      </div>
+      {sessions.loading && !sessions.data && <Spinner label="Loading sessions…" />}
+      <ErrorNote error={sessions.error ?? error} />
+      {sessions.data && (
+        <ul class="rows">
+          {sessions.data.sessions.map((s) => (
+            <li key={s.id} class="row">
+              <div class="row-main">
+                <span>
+                  {s.userAgent ?? 'Unknown browser'}
+                  {s.current && <span class="badge">this browser</span>}
+                </span>
+                <span class="muted small">
+                  Signed in {formatDateTime(s.createdAt)} with{' '}
+                  {s.method === 'oidc' ? 'your provider' : 'a password'} · last used{' '}
+                  {formatDateTime(s.lastUsedAt)}
+                </span>
+              </div>
+              {!s.current && (
+                <div class="row-actions">
+                  <button
+                    type="button"
+                    class="ghost"
+                    onClick={() => {
+                      setError(null);
+                      api(`/me/sessions/${s.id}`, { method: 'DELETE' }).then(
+                        sessions.reload,
+                        setError,
+                      );
+                    }}
+                  >
+                    End session
+                  </button>
+                </div>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {confirm && (
+        <Confirm
+          title="Log out everywhere?"
+          body={<p>Every session of your account ends at once, this one included.</p>}
+          action="Log out everywhere"
+          danger
+          onClose={() => setConfirm(false)}
+          onConfirm={async () => {
+            await logoutEverywhere();
+            navigate('/sign-in', { replace: true });
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function SignIns() {
+  const signIns = useLoad((signal) => api<{ signIns: SignIn[] }>('/me/sign-ins', { signal }), []);
+  return (
+    <section class="panel" aria-labelledby="signins-title">
+      <h2 id="signins-title">Sign-in history</h2>
+      {signIns.loading && !signIns.data && <Spinner label="Loading sign-ins…" />}
+      <ErrorNote error={signIns.error} />
+      {signIns.data && signIns.data.signIns.length === 0 && <Empty title="No sign-ins recorded." />}
+      {signIns.data && signIns.data.signIns.length > 0 && (
+        <div class="table-wrap" tabIndex={0}>
+          <table aria-labelledby="signins-title">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Method</th>
+                <th scope="col">Browser</th>
+                <th scope="col">Network</th>
+              </tr>
+            </thead>
+            <tbody>
+              {signIns.data.signIns.map((s, i) => (
+                <tr key={i}>
+                  <td class="nowrap">{formatDateTime(s.time)}</td>
+                  <td>{s.method === 'oidc' ? 'Provider' : 'Password'}</td>
+                  <td>{s.userAgent ?? '—'}</td>
+                  <td>{s.network ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Audit() {
+  const audit = useLoad(
+    (signal) => api<{ entries: AuditEntry[] }>('/me/audit?limit=100', { signal }),
+    [],
+  );
+  return (
+    <section class="panel" aria-labelledby="audit-title">
+      <h2 id="audit-title">Account history</h2>
+      <p class="muted">
+        Changes to your account and what you did as an admin. Values are never kept here.
+      </p>
+      {audit.loading && !audit.data && <Spinner label="Loading history…" />}
+      <ErrorNote error={audit.error} />
+      {audit.data && audit.data.entries.length === 0 && <Empty title="Nothing recorded yet." />}
+      {audit.data && audit.data.entries.length > 0 && (
+        <div class="table-wrap" tabIndex={0}>
+          <table aria-labelledby="audit-title">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">What</th>
+                <th scope="col">By</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.data.entries.map((a, i) => (
+                <tr key={i}>
+                  <td class="nowrap">{formatDateTime(a.at)}</td>
+                  <td>{a.action.replace(/_/g, ' ')}</td>
+                  <td>
+                    {a.actor.self ? 'You' : a.actor.userId ? 'An admin' : 'Someone no longer here'}
+                  </td>
+                  <td class="break">
+                    {Object.entries(a.details)
+                      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
+                      .join('; ')}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

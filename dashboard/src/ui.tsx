@@ -1,0 +1,223 @@
+import type { ComponentChildren, InputHTMLAttributes } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { messageOf } from './api';
+
+let fieldCounter = 0;
+/** A stable id per component instance, for label/for pairs. */
+export function useId(prefix: string): string {
+  const ref = useRef<string | null>(null);
+  ref.current ??= `${prefix}-${++fieldCounter}`;
+  return ref.current;
+}
+
+interface FieldProps {
+  label: string;
+  value: string;
+  onInput: (value: string) => void;
+  type?: 'text' | 'email' | 'password' | 'tel';
+  autocomplete?: string;
+  required?: boolean;
+  hint?: string;
+  multiline?: boolean;
+  minLength?: number;
+}
+
+/** A text input with its visible label (and an optional hint tied by aria-describedby). */
+export function Field(props: FieldProps) {
+  const id = useId('field');
+  const hintId = props.hint ? `${id}-hint` : undefined;
+  const common = {
+    id,
+    value: props.value,
+    required: props.required,
+    autocomplete: props.autocomplete,
+    'aria-describedby': hintId,
+    onInput: (e: Event) => props.onInput((e.currentTarget as HTMLInputElement).value),
+  };
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.multiline ? (
+        <textarea rows={3} {...common} />
+      ) : (
+        <input
+          {...({
+            ...common,
+            type: props.type ?? 'text',
+            minLength: props.minLength,
+          } as InputHTMLAttributes<HTMLInputElement>)}
+        />
+      )}
+      {props.hint && (
+        <p class="hint" id={hintId}>
+          {props.hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function Checkbox(props: {
+  label: ComponentChildren;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  required?: boolean;
+  disabled?: boolean;
+}) {
+  const id = useId('check');
+  return (
+    <div class="check">
+      <input
+        id={id}
+        type="checkbox"
+        checked={props.checked}
+        required={props.required}
+        disabled={props.disabled}
+        onChange={(e) => props.onChange(e.currentTarget.checked)}
+      />
+      <label for={id}>{props.label}</label>
+    </div>
+  );
+}
+
+export function ErrorNote({ error }: { error: unknown }) {
+  if (!error) return null;
+  return (
+    <p class="note error" role="alert">
+      {messageOf(error)}
+    </p>
+  );
+}
+
+export function Spinner({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <p class="loading" role="status" aria-live="polite">
+      <span class="spinner" aria-hidden="true" />
+      {label}
+    </p>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
+  return (
+    <div class="empty">
+      <p class="empty-title">{title}</p>
+      {children && <p>{children}</p>}
+    </div>
+  );
+}
+
+/** Visually hidden text that screen readers and accessible names include. */
+export function Sr({ children }: { children: ComponentChildren }) {
+  return <span class="sr-only">{children}</span>;
+}
+
+/** A modal `<dialog>`: focus is trapped by the browser, Escape closes it. */
+export function Modal(props: {
+  title: string;
+  onClose: () => void;
+  children: ComponentChildren;
+  wide?: boolean;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId('dialog');
+  useEffect(() => {
+    const dialog = ref.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    if (dialog && !dialog.open) dialog.showModal();
+    return () => {
+      dialog?.close();
+      // Focus goes back to what opened the dialog, or to the page when that is gone (deleted).
+      setTimeout(() => {
+        if (opener?.isConnected) opener.focus();
+        else document.getElementById('main')?.focus();
+      }, 0);
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      class={props.wide ? 'wide' : undefined}
+      aria-labelledby={titleId}
+      onClose={props.onClose}
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onClose();
+      }}
+    >
+      <h2 id={titleId}>{props.title}</h2>
+      {props.children}
+    </dialog>
+  );
+}
+
+/** Asks before a destructive action; shows the API's error if the action fails. */
+export function Confirm(props: {
+  title: string;
+  body: ComponentChildren;
+  action: string;
+  danger?: boolean;
+  onConfirm: () => Promise<void>;
+  onClose: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <Modal title={props.title} onClose={props.onClose}>
+      <div class="dialog-body">{props.body}</div>
+      <ErrorNote error={error} />
+      <div class="actions">
+        <button type="button" class="secondary" onClick={props.onClose}>
+          Cancel
+        </button>
+        <button
+          type="button"
+          class={props.danger ? 'danger' : 'primary'}
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            setError(null);
+            props.onConfirm().then(props.onClose, (err: unknown) => {
+              setError(err);
+              setBusy(false);
+            });
+          }}
+        >
+          {props.action}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/** Loads something once its inputs are known; `reload` fetches again. */
+export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]) {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({
+    loading: true,
+  });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const controller = new AbortController();
+    setState((s) => ({ ...s, loading: true }));
+    load(controller.signal).then(
+      (data) => {
+        if (!controller.signal.aborted) setState({ data, loading: false });
+      },
+      (error: unknown) => {
+        if (!controller.signal.aborted) setState({ error, loading: false });
+      },
+    );
+    return () => controller.abort();
+  }, [...deps, tick]);
+  return {
+    ...state,
+    reload: () => setTick((t) => t + 1),
+    /** Changes the loaded data at once (e.g. without a deleted row), before the next reload. */
+    mutate: (change: (data: T) => T) =>
+      setState((s) => (s.data === undefined ? s : { ...s, data: change(s.data) })),
+  };
+}
+
+export async function copyText(text: string): Promise<void> {
+  await navigator.clipboard.writeText(text);
+}

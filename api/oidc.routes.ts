@@ -69,6 +69,25 @@ export function oidcRoutes(deps: OidcRoutesDeps): Route[] {
     defineRoute(
       {
         method: 'get',
+        path: '/auth/oidc/providers',
+        summary: 'The identity providers users may sign in with (for "Sign in with …" buttons)',
+        tag: 'auth',
+        access: { kind: 'public' },
+        response: z.object({
+          providers: z.array(z.object({ id: z.string(), name: z.string() })),
+        }),
+      },
+      () =>
+        Promise.resolve({
+          providers: [...deps.oidc.providers.values()].map(({ config }) => ({
+            id: config.id,
+            name: config.name ?? config.id,
+          })),
+        }),
+    ),
+    defineRoute(
+      {
+        method: 'get',
         path: '/auth/oidc/:provider/start',
         summary:
           "Sign in with the user's own identity provider: redirects the browser to it (OpenID Connect code flow with PKCE; P8)",

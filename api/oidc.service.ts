@@ -20,6 +20,8 @@ export const oidcProviderSchema = z.strictObject({
   issuer: z
     .url()
     .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be http(s)'),
+  /** Shown on the sign-in page: "Sign in with {name}". */
+  name: z.string().min(1).max(64).optional(),
   clientId: z.string().min(1).max(255),
   /** Absent for a public client, which then relies on PKCE alone. */
   clientSecret: z.string().min(1).max(1024).optional(),

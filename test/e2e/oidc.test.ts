@@ -27,6 +27,7 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
       OIDC_PROVIDERS: JSON.stringify([
         {
           id: PROVIDER,
+          name: 'Test Identity',
           issuer: idp.issuer,
           clientId: idp.clientId,
           clientSecret: idp.clientSecret,
@@ -94,6 +95,15 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
     );
     // Unknown providers do not exist.
     expect((await call(url('/auth/oidc/nope/start'))).status).toBe(404);
+  });
+
+  it('P8: lists the configured providers for the sign-in page, without their secrets', async () => {
+    const answer = await call(url('/auth/oidc/providers'));
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { providers: [{ id: PROVIDER, name: 'Test Identity' }] },
+    });
+    expect(JSON.stringify(answer.body)).not.toContain(idp.clientSecret);
   });
 
   it('P8: a verified e-mail at the provider signs in the existing user with a session like a password login', async () => {

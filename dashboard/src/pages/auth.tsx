@@ -29,10 +29,20 @@ export function Logo() {
   );
 }
 
-/** Providers the API lists for "Sign in with …"; the API does not list them yet (hidden). */
-const oidcProviders: { id: string; name: string }[] = [];
+/** The identity providers the API offers for "Sign in with …" (none unless configured). */
+function useOidcProviders(): { id: string; name: string }[] {
+  const [providers, setProviders] = useState<{ id: string; name: string }[]>([]);
+  useEffect(() => {
+    api<{ providers: { id: string; name: string }[] }>('/auth/oidc/providers').then(
+      (answer) => setProviders(answer.providers),
+      () => setProviders([]),
+    );
+  }, []);
+  return providers;
+}
 
 export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
+  const oidcProviders = useOidcProviders();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>(null);

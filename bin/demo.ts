@@ -4,6 +4,7 @@ import type { ApiConfig } from '../api/api.config.js';
 import { hashSecret } from '../common/secret-hash.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../directory/devices.repository.js';
+import { MetricUnitsRepository } from '../directory/metric-units.repository.js';
 import { OrganisationsRepository } from '../directory/organisations.repository.js';
 import { UsersRepository } from '../directory/users.repository.js';
 import type { SimulatedDevice } from '../fleet/simulated-fleet.js';
@@ -16,6 +17,13 @@ const demoDevices = [
   'Greenhouse 2',
   'Cold store',
   'Seedling room',
+];
+/** What the simulated sensors measure (fleet/simulated-fleet.ts), as an owner would label it. */
+const demoMetrics = [
+  { metric: 'temperature', unit: '°C', label: 'Temperature' },
+  { metric: 'humidity', unit: '%', label: 'Humidity' },
+  { metric: 'co2', unit: 'ppm', label: 'CO₂' },
+  { metric: 'door_open', unit: '', label: 'Door open' },
 ];
 
 /**
@@ -45,6 +53,8 @@ export async function seedDemo(config: ApiConfig, fleetFile: string): Promise<Si
     );
     const org = owned ? { id: owned.orgId } : await organisations.create(demoOrg);
     await organisations.addMember(org.id, userId, 'owner');
+    const units = new MetricUnitsRepository(pool);
+    for (const description of demoMetrics) await units.describe(org.id, description);
 
     const known = await readFleet(fleetFile);
     const registered = new Set((await devices.listForOrg(org.id)).map((d) => d.id));

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, type AuditEntry, logoutEverywhere, type Me, type Session, type SignIn } from '../api';
 import { formatDateTime } from '../format';
@@ -248,33 +249,40 @@ function Sessions() {
   );
 }
 
-function SignIns() {
-  const signIns = useLoad((signal) => api<{ signIns: SignIn[] }>('/me/sign-ins', { signal }), []);
+/** A read-only history table with its loading, error and empty states. */
+function HistoryPanel<T>(props: {
+  id: string;
+  title: string;
+  intro?: string;
+  loadingLabel: string;
+  emptyTitle: string;
+  load: { data?: T[]; error?: unknown; loading: boolean };
+  columns: string[];
+  row: (item: T) => ComponentChildren;
+}) {
+  const { data, error, loading } = props.load;
   return (
-    <section class="panel" aria-labelledby="signins-title">
-      <h2 id="signins-title">Sign-in history</h2>
-      {signIns.loading && !signIns.data && <Spinner label="Loading sign-ins…" />}
-      <ErrorNote error={signIns.error} />
-      {signIns.data && signIns.data.signIns.length === 0 && <Empty title="No sign-ins recorded." />}
-      {signIns.data && signIns.data.signIns.length > 0 && (
+    <section class="panel" aria-labelledby={props.id}>
+      <h2 id={props.id}>{props.title}</h2>
+      {props.intro && <p class="muted">{props.intro}</p>}
+      {loading && !data && <Spinner label={props.loadingLabel} />}
+      <ErrorNote error={error} />
+      {data && data.length === 0 && <Empty title={props.emptyTitle} />}
+      {data && data.length > 0 && (
         <div class="table-wrap" tabIndex={0}>
-          <table aria-labelledby="signins-title">
+          <table aria-labelledby={props.id}>
             <thead>
               <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Method</th>
-                <th scope="col">Browser</th>
-                <th scope="col">Network</th>
+                {props.columns.map((c) => (
+                  <th key={c} scope="col">
+                    {c}
+                  </th>
+                ))}
               </tr>
             </thead>
             <tbody>
-              {signIns.data.signIns.map((s, i) => (
-                <tr key={i}>
-                  <td class="nowrap">{formatDateTime(s.time)}</td>
-                  <td>{s.method === 'oidc' ? 'Provider' : 'Password'}</td>
-                  <td>{s.userAgent ?? '—'}</td>
-                  <td>{s.network ?? '—'}</td>
-                </tr>
+              {data.map((item, i) => (
+                <tr key={i}>{props.row(item)}</tr>
               ))}
             </tbody>
           </table>
@@ -284,50 +292,54 @@ function SignIns() {
   );
 }
 
+function SignIns() {
+  const signIns = useLoad((signal) => api<{ signIns: SignIn[] }>('/me/sign-ins', { signal }), []);
+  return (
+    <HistoryPanel
+      id="signins-title"
+      title="Sign-in history"
+      loadingLabel="Loading sign-ins…"
+      emptyTitle="No sign-ins recorded."
+      load={{ ...signIns, data: signIns.data?.signIns }}
+      columns={['Time', 'Method', 'Browser', 'Network']}
+      row={(s) => (
+        <>
+          <td class="nowrap">{formatDateTime(s.time)}</td>
+          <td>{s.method === 'oidc' ? 'Provider' : 'Password'}</td>
+          <td>{s.userAgent ?? '—'}</td>
+          <td>{s.network ?? '—'}</td>
+        </>
+      )}
+    />
+  );
+}
+
 function Audit() {
   const audit = useLoad(
     (signal) => api<{ entries: AuditEntry[] }>('/me/audit?limit=100', { signal }),
     [],
   );
   return (
-    <section class="panel" aria-labelledby="audit-title">
-      <h2 id="audit-title">Account history</h2>
-      <p class="muted">
-        Changes to your account and what you did as an admin. Values are never kept here.
-      </p>
-      {audit.loading && !audit.data && <Spinner label="Loading history…" />}
-      <ErrorNote error={audit.error} />
-      {audit.data && audit.data.entries.length === 0 && <Empty title="Nothing recorded yet." />}
-      {audit.data && audit.data.entries.length > 0 && (
-        <div class="table-wrap" tabIndex={0}>
-          <table aria-labelledby="audit-title">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">What</th>
-                <th scope="col">By</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {audit.data.entries.map((a, i) => (
-                <tr key={i}>
-                  <td class="nowrap">{formatDateTime(a.at)}</td>
-                  <td>{a.action.replace(/_/g, ' ')}</td>
-                  <td>
-                    {a.actor.self ? 'You' : a.actor.userId ? 'An admin' : 'Someone no longer here'}
-                  </td>
-                  <td class="break">
-                    {Object.entries(a.details)
-                      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
-                      .join('; ')}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+    <HistoryPanel
+      id="audit-title"
+      title="Account history"
+      intro="Changes to your account and what you did as an admin. Values are never kept here."
+      loadingLabel="Loading history…"
+      emptyTitle="Nothing recorded yet."
+      load={{ ...audit, data: audit.data?.entries }}
+      columns={['Time', 'What', 'By', 'Details']}
+      row={(a) => (
+        <>
+          <td class="nowrap">{formatDateTime(a.at)}</td>
+          <td>{a.action.replace(/_/g, ' ')}</td>
+          <td>{a.actor.self ? 'You' : a.actor.userId ? 'An admin' : 'Someone no longer here'}</td>
+          <td class="break">
+            {Object.entries(a.details)
+              .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
+              .join('; ')}
+          </td>
+        </>
       )}
-    </section>
+    />
   );
 }

@@ -1,0 +1,162 @@
+/**
+ * Drives one MQTT broker with forked load generator processes (bench/load-generator.ts) over a
+ * stepped rate plan, and sums up what they saw: PUBACKs per step, latencies, CPU of the server.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { BenchDevice, WorkerResult } from './load-generator.js';
+import { forkTs, nextMessage, percentile, sleep, sum } from './kit.js';
+
+export const READINGS_PER_MESSAGE = 4;
+/** Two processes, so the load generator gets a core of its own when the server is idle. */
+export const WORKERS = 2;
+
+export interface Step {
+  /** Messages per second over all load generators. */
+  rate: number;
+  seconds: number;
+}
+
+export interface LoadResult {
+  devices: number;
+  /** Per step: offered messages/s and PUBACKs/s received while the step ran. */
+  steps: { offered: number; ackedPerSecond: number; p50Ms: number; p99Ms: number }[];
+  /** PUBACK latency at the highest step that was still acknowledged at ≥ 95 % of its rate. */
+  sustained: { offered: number; p50Ms: number; p99Ms: number } | null;
+  /** The busiest step's PUBACKs/s, scaled by the share of readings found in storage. */
+  peakMessagesPerSecond: number;
+  peakReadingsPerSecond: number;
+  /** False when even the top step was acknowledged at ≥ 95 % of the offered rate: the peak is
+   * then the load generator's limit, not the server's. */
+  saturated: boolean;
+  sent: number;
+  acked: number;
+  failed: number;
+  /** From the first publish to the last PUBACK. */
+  seconds: number;
+  messagesPerSecond: number;
+  readingsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU seconds of the server per million acknowledged (and, where counted, stored) readings. */
+  cpuSecondsPerMillionReadings: number | null;
+  /** Where the readings were counted in InfluxDB afterwards. */
+  readingsInInflux?: number;
+}
+
+export interface LoadOptions {
+  steps: Step[];
+  /** CPU seconds of the server under test so far. */
+  cpuOf: () => Promise<number>;
+  /** Waits until storage holds the acknowledged readings; returns the readings it holds. */
+  afterLoad?: (acked: number) => Promise<number>;
+  /** Called once every connection is open, before the first publish. */
+  onConnected?: () => void;
+}
+
+/** Opens every device's connection in WORKERS processes; `close()` ends them. */
+export async function connectWorkers(url: string, devices: BenchDevice[]) {
+  const workers = Array.from({ length: WORKERS }, () => forkTs('load-generator.ts'));
+  const close = () =>
+    Promise.all(
+      workers.map(async (worker: ChildProcess) => {
+        if (worker.exitCode !== null) return;
+        const exited = new Promise((resolve) => worker.once('exit', resolve));
+        worker.send({ type: 'close' });
+        await Promise.race([exited, sleep(5000)]);
+        if (worker.exitCode === null) worker.kill('SIGKILL');
+      }),
+    ).then(() => undefined);
+  try {
+    await Promise.all(
+      workers.map((worker, i) => {
+        const ready = nextMessage(worker, 'ready');
+        worker.send({
+          type: 'connect',
+          url,
+          devices: devices.filter((_, d) => d % WORKERS === i),
+        });
+        return ready;
+      }),
+    );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { workers, close };
+}
+
+export async function runLoad(
+  url: string,
+  devices: BenchDevice[],
+  options: LoadOptions,
+): Promise<LoadResult> {
+  const { workers, close } = await connectWorkers(url, devices);
+  try {
+    options.onConnected?.();
+    const cpuBefore = await options.cpuOf();
+    const results = await Promise.all(
+      workers.map((worker) => {
+        const result = nextMessage<WorkerResult>(worker, 'result');
+        worker.send({
+          type: 'run',
+          steps: options.steps.map((s) => ({ rate: s.rate / WORKERS, seconds: s.seconds })),
+          drainSeconds: 30,
+        });
+        return result;
+      }),
+    );
+    const acked = sum(results.map((r) => r.acked));
+    const stored = options.afterLoad ? await options.afterLoad(acked) : undefined;
+    const cpuSeconds = (await options.cpuOf()) - cpuBefore;
+    return summarise(devices.length, options.steps, results, cpuSeconds, stored);
+  } finally {
+    await close();
+  }
+}
+
+function summarise(
+  devices: number,
+  plan: Step[],
+  results: WorkerResult[],
+  cpuSeconds: number,
+  stored: number | undefined,
+): LoadResult {
+  const sent = sum(results.map((r) => r.sent));
+  const acked = sum(results.map((r) => r.acked));
+  const counted = stored === undefined ? acked : Math.min(acked, stored / READINGS_PER_MESSAGE);
+  const startedAt = Math.min(...results.map((r) => r.startedAt));
+  const lastAckAt = Math.max(...results.map((r) => r.lastAckAt));
+  const seconds = (lastAckAt - startedAt) / 1000;
+  const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const readings = counted * READINGS_PER_MESSAGE;
+  const storedShare = acked > 0 ? counted / acked : 0;
+  const steps = plan.map((s, i) => {
+    const stepLatencies = results.flatMap((r) => r.latenciesPerStep[i]!).sort((a, b) => a - b);
+    return {
+      offered: s.rate,
+      ackedPerSecond: sum(results.map((r) => r.ackedPerStep[i]!)) / s.seconds,
+      p50Ms: percentile(stepLatencies, 50),
+      p99Ms: percentile(stepLatencies, 99),
+    };
+  });
+  const kept = steps.filter((s) => s.ackedPerSecond >= 0.95 * s.offered).at(-1);
+  const peak = Math.max(...steps.map((s) => s.ackedPerSecond)) * storedShare;
+  return {
+    devices,
+    steps,
+    sustained: kept ? { offered: kept.offered, p50Ms: kept.p50Ms, p99Ms: kept.p99Ms } : null,
+    peakMessagesPerSecond: peak,
+    peakReadingsPerSecond: peak * READINGS_PER_MESSAGE,
+    saturated: steps.at(-1)!.ackedPerSecond < 0.95 * steps.at(-1)!.offered,
+    sent,
+    acked,
+    failed: sum(results.map((r) => r.failed)),
+    seconds,
+    messagesPerSecond: counted / seconds,
+    readingsPerSecond: readings / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    cpuSecondsPerMillionReadings: readings > 0 ? (cpuSeconds / readings) * 1e6 : null,
+    ...(stored === undefined ? {} : { readingsInInflux: stored }),
+  };
+}

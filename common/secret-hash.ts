@@ -1,8 +1,9 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
- * scrypt (memory-hard, P12) for passwords and device secrets. The parameters travel inside
- * the stored string, so they can be raised later without invalidating existing hashes.
+ * Secrets are stored only as hashes (P12). Passwords are chosen by people, so they get scrypt
+ * (memory-hard), its parameters inside the stored string so they can be raised later without
+ * invalidating existing hashes. Device secrets get SHA-256: see hashDeviceSecret.
  */
 const defaults = { N: 16384, r: 8, p: 1, keyLength: 32 };
 
@@ -21,8 +22,26 @@ export async function hashSecret(secret: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
+/**
+ * Device secrets are 256 random bits from newDeviceSecret, so there is no dictionary to try and
+ * a slow hash adds no strength; it would only cost ~15 ms of CPU per first connection, which
+ * caps a fleet reconnecting after a broker restart at a few hundred devices per second.
+ */
+export function hashDeviceSecret(secret: string): string {
+  return `sha256$${sha256(secret).toString('base64')}`;
+}
+
+const sha256 = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
+/** Checks a secret against either kind of stored hash; devices provisioned before
+ * hashDeviceSecret existed keep their scrypt hashes until their next rotation. */
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, saltB64, keyB64] = stored.split('$');
+  if (scheme === 'sha256' && n) {
+    const expected = Buffer.from(n, 'base64');
+    const actual = sha256(secret);
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
   if (scheme !== 'scrypt' || !n || !r || !p || !saltB64 || !keyB64) return false;
   const expected = Buffer.from(keyB64, 'base64');
   const actual = await derive(

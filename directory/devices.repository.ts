@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { newDeviceId, newDeviceSecret, newPseudonym } from '../common/ids.js';
-import { hashSecret } from '../common/secret-hash.js';
+import { hashDeviceSecret } from '../common/secret-hash.js';
 import { transaction } from './transaction.js';
 
 export interface Device {
@@ -56,7 +56,7 @@ export class DevicesRepository {
     id: string = newDeviceId(),
   ): Promise<{ device: Device; secret: string }> {
     const secret = newDeviceSecret();
-    const secretHash = await hashSecret(secret);
+    const secretHash = hashDeviceSecret(secret);
     return transaction(this.pool, async (client) => {
       const { rows } = await client.query<DeviceRow>(
         `INSERT INTO devices (id, org_id, display_name, pseudonym) VALUES ($1, $2, $3, $4)
@@ -129,7 +129,7 @@ export class DevicesRepository {
     deviceId: string,
   ): Promise<{ device: Device; secret: string } | null> {
     const secret = newDeviceSecret();
-    const secretHash = await hashSecret(secret);
+    const secretHash = hashDeviceSecret(secret);
     return transaction(this.pool, async (client) => {
       const { rows } = await client.query<DeviceRow>(
         `UPDATE devices SET updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING ${columns}`,

@@ -32,7 +32,7 @@ describe('P21: each component gets only the rights it needs', () => {
       tenantKey,
       active: true,
     });
-    expect(found?.secretHash).toMatch(/^scrypt\$/);
+    expect(found?.secretHash).toMatch(/^sha256\$/);
   });
 
   it.each([

@@ -4,6 +4,7 @@ import { buildBroker } from '../broker/broker.js';
 import type { BrokerConfig } from '../broker/broker.config.js';
 import { createBrokerMetrics } from '../broker/broker.metrics.js';
 import { createDeviceAuthenticator } from '../broker/device-authenticator.js';
+import { createIngestWindow } from '../broker/ingest-window.js';
 import { startListeners } from '../broker/listeners.js';
 import { startMetricsServer } from '../broker/metrics.server.js';
 import type { Logger } from '../common/logger.js';
@@ -39,7 +40,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
     dir: path.resolve(config.SPOOL_DIR),
     maxBytes: config.SPOOL_MAX_BYTES,
   });
-  const metrics = createBrokerMetrics(() => spool.stats());
+  const window = createIngestWindow(config.INGEST_MAX_IN_FLIGHT);
+  const metrics = createBrokerMetrics(() => spool.stats(), window);
   const drainer = startDrainer({
     spool,
     write: (lines) => influx.write(config.INFLUX_DATABASE, lines, { gzip: true }),
@@ -58,6 +60,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
   const broker = await buildBroker({
     logger,
     metrics,
+    window,
     revalidateEveryMs: config.DEVICE_REVALIDATE_MS,
     authenticator: createDeviceAuthenticator({
       credentials: new DeviceCredentialsRepository(pool),

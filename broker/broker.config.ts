@@ -33,6 +33,8 @@ export const brokerConfigSchema = z
     INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(64).max(1_048_576).default(65_536),
     INGEST_MAX_READINGS: z.coerce.number().int().min(1).max(100_000).default(1000),
     INGEST_MAX_FUTURE_MS: env.duration(5 * 60_000),
+    /** Publishes being made durable at once; past it, connections wait (broker/ingest-window.ts). */
+    INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(2000),
     RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   })
   .refine((c) => (c.MQTT_TLS_CERT_FILE === undefined) === (c.MQTT_TLS_KEY_FILE === undefined), {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { IngestWindow } from './ingest-window.js';
 
 export interface SpoolGauges {
   bytes: number;
@@ -10,7 +11,10 @@ export interface SpoolGauges {
  * The broker's Prometheus metrics. Device ids label only the rejection counter: rejections
  * are rare, and an operator needs to know which device sends bad data.
  */
-export function createBrokerMetrics(spoolStats: () => SpoolGauges) {
+export function createBrokerMetrics(
+  spoolStats: () => SpoolGauges,
+  window: Pick<IngestWindow, 'inFlight' | 'held'>,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'telemoat_broker_' });
   const registers = [registry];
@@ -99,6 +103,23 @@ export function createBrokerMetrics(spoolStats: () => SpoolGauges) {
     registers,
     collect() {
       this.set(spoolStats().oldestAgeMs / 1000);
+    },
+  });
+
+  new Gauge({
+    name: 'telemoat_ingest_in_flight',
+    help: 'Publishes being made durable now (bounded by INGEST_MAX_IN_FLIGHT).',
+    registers,
+    collect() {
+      this.set(window.inFlight());
+    },
+  });
+  new Gauge({
+    name: 'telemoat_mqtt_connections_held',
+    help: 'Connections not read until the ingest window has room: the broker is at capacity.',
+    registers,
+    collect() {
+      this.set(window.held());
     },
   });
 

@@ -5,11 +5,13 @@ import {
   type PublishPacket,
   type Subscription,
 } from 'aedes';
+import type { Duplex } from 'node:stream';
 import { deviceIdPattern } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { DeviceIdentity, Ingest, PayloadFormat } from '../ingest/ingest.pipeline.js';
 import type { BrokerMetrics } from './broker.metrics.js';
 import type { DeviceAuthenticator } from './device-authenticator.js';
+import type { IngestWindow } from './ingest-window.js';
 import { mayDeviceSubscribe, publishFormat } from './topics.js';
 
 /** Records that a device connected or disconnected; never given its address (P2). */
@@ -20,6 +22,8 @@ export interface BrokerDeps {
   ingest: Pick<Ingest, 'accept'>;
   recordPresence: RecordPresence;
   metrics: BrokerMetrics;
+  /** Bounds the publishes being made durable at once. */
+  window: IngestWindow;
   logger: Logger;
   /** How often connected devices are re-checked against the directory. */
   revalidateEveryMs: number;
@@ -134,9 +138,14 @@ export async function buildBroker(deps: BrokerDeps): Promise<Broker> {
       // MQTT-3.3.5-2: a refused publish closes the connection; 3.1.1 has no negative PUBACK.
       return done(err as Error);
     }
+    deps.window.enter();
     ingestPayload(identity, format, packet.payload as Buffer).then(
-      () => done(null),
+      () => {
+        deps.window.leave();
+        done(null);
+      },
       (err: unknown) => {
+        deps.window.leave();
         // Not durable, so no PUBACK: the device will send it again after reconnecting.
         metrics.notAcknowledged.inc();
         log.error(
@@ -168,6 +177,9 @@ export async function buildBroker(deps: BrokerDeps): Promise<Broker> {
       log.warn({ err, deviceId: identity.deviceId }, 'presence not recorded');
     });
   }
+
+  // Publishes reach authorizePublish only after CONNACK, so this is early enough.
+  aedes.on('client', (client) => deps.window.attach(client.conn as Duplex));
 
   aedes.on('clientReady', (client) => {
     const identity = identities.get(client);

@@ -1,4 +1,4 @@
-import { gzip } from 'node:zlib';
+import { constants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 
 /**
@@ -41,11 +41,16 @@ export class InfluxError extends Error {
 
 export interface WriteOptions {
   retentionPolicy?: string;
-  /** Line protocol compresses about tenfold; InfluxDB 1.x accepts gzip bodies on /write. */
+  /** Line protocol compresses about eightfold; InfluxDB 1.x accepts gzip bodies on /write. */
   gzip?: boolean;
 }
 
 const gzipAsync = promisify(gzip);
+/**
+ * Fastest compression: on a 5,000-line batch level 1 takes about a third of the CPU of the
+ * default level 6 and still shrinks it 8× instead of 10× (bench, docs/performance.md).
+ */
+const GZIP_OPTIONS = { level: constants.Z_BEST_SPEED };
 
 export class InfluxClient {
   private readonly authorization: string;
@@ -77,7 +82,7 @@ export class InfluxClient {
     if (options.retentionPolicy) url.searchParams.set('rp', options.retentionPolicy);
     // Async gzip: a 5,000-line batch must not stall the event loop that acknowledges devices.
     const response = options.gzip
-      ? await this.send(url, await gzipAsync(body), 'text/plain; charset=utf-8', {
+      ? await this.send(url, await gzipAsync(body, GZIP_OPTIONS), 'text/plain; charset=utf-8', {
           'content-encoding': 'gzip',
         })
       : await this.send(url, body, 'text/plain; charset=utf-8');

@@ -343,12 +343,14 @@ function tableCrc32(data: Uint8Array, value = 0): number {
   return ~crc >>> 0;
 }
 
+/** Encodes straight into the frame: one allocation per append, on the broker's hot path. */
 function encodeRecord(body: string): Buffer {
-  const payload = Buffer.from(body, 'utf8');
-  const frame = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
-  frame.writeUInt32LE(payload.length, 0);
+  const length = Buffer.byteLength(body, 'utf8');
+  const frame = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
+  frame.writeUInt32LE(length, 0);
+  frame.write(body, RECORD_HEADER_BYTES, 'utf8');
+  const payload = frame.subarray(RECORD_HEADER_BYTES);
   frame.writeUInt32LE(crc32(payload, crc32(frame.subarray(0, 4))), 4);
-  payload.copy(frame, RECORD_HEADER_BYTES);
   return frame;
 }
 

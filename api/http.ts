@@ -100,7 +100,9 @@ function isUnavailable(err: unknown): boolean {
   if (err instanceof InfluxError) return err.retryable;
   if (err instanceof MailUnavailableError) return true;
   if (!(err instanceof Error)) return false;
-  const code = (err as { code?: string }).code ?? '';
+  // DOMException and others carry numeric codes; only string codes name a network failure.
+  const { code: raw } = err as { code?: unknown };
+  const code = typeof raw === 'string' ? raw : '';
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code) ||
     // Postgres: admin shutdown, crash shutdown, cannot connect now, connection exceptions (08…).

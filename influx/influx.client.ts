@@ -110,10 +110,13 @@ export class InfluxClient {
     if (response.status !== 200) {
       throw new InfluxError(`query failed: ${await errorText(response)}`, response.status);
     }
-    const payload = (await response.json()) as {
-      results?: { error?: string; series?: InfluxSeries[] }[];
-      error?: string;
-    };
+    const payload = await answerOf(
+      () =>
+        response.json() as Promise<{
+          results?: { error?: string; series?: InfluxSeries[] }[];
+          error?: string;
+        }>,
+    );
     const failure = payload.error ?? payload.results?.find((r) => r.error)?.error;
     if (failure) throw new InfluxError(`query failed: ${failure}`, 400);
     return (payload.results ?? []).flatMap((r) => r.series ?? []);
@@ -230,8 +233,21 @@ async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<stri
   if (rest.trim()) yield rest;
 }
 
+/**
+ * Reads an answer's body. The request's timeout still runs while the body arrives, and a body
+ * cut off by it (or by a dropped connection) means InfluxDB is unavailable, as a refused
+ * connection does; it must not surface as some other error.
+ */
+async function answerOf<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw new InfluxError(`InfluxDB answer cut off: ${(err as Error).message}`, 0);
+  }
+}
+
 async function errorText(response: Response): Promise<string> {
-  const text = await response.text();
+  const text = await answerOf(() => response.text());
   try {
     return (JSON.parse(text) as { error?: string }).error ?? text;
   } catch {

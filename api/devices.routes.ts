@@ -5,7 +5,7 @@ import type { AuditAction, AuditLogRepository } from '../directory/audit-log.rep
 import type { Device, DevicePosition, DeviceStatus } from '../directory/devices.repository.js';
 import type { Presence } from '../influx/presence.reader.js';
 import type {
-  AggregateQuery,
+  ManyAggregateQuery,
   AggregateRow,
   LatestRow,
   ReadingRow,
@@ -31,7 +31,7 @@ export interface DevicesRoutesDeps {
   };
   readings: {
     list(range: ReadingsRange): Promise<ReadingRow[]>;
-    aggregate(query: AggregateQuery): Promise<AggregateRow[]>;
+    aggregateMany(query: ManyAggregateQuery): Promise<Map<string, AggregateRow[]>>;
     latest(tenantKey: string): Promise<LatestRow[]>;
     lastReadingTime(tenantKey: string, deviceKey: string): Promise<number | null>;
   };
@@ -393,18 +393,26 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         const byId = new Map(owned.map((d) => [d.id, d]));
         const devices = query.devices.map((id) => byId.get(id)!);
         const { metric, window } = query;
+        const keys = { tenantKey: org.tenantKey, metric, from, to };
+        const aggregates =
+          window === 'raw'
+            ? null
+            : await aggregateOrRefuse(deps, {
+                ...keys,
+                window,
+                deviceKeys: devices.map((d) => d.pseudonym),
+              });
         const series = await Promise.all(
           devices.map(async (device) => {
-            const keys = { tenantKey: org.tenantKey, deviceKey: device.pseudonym, metric };
-            const points =
-              window === 'raw'
-                ? (await deps.readings.list({ ...keys, from, to, limit: query.limit })).map(
-                    (r) => ({ time: iso(r.time), value: r.value }),
-                  )
-                : (await aggregateOrRefuse(deps, { ...keys, from, to, window })).map((r) => ({
-                    ...r,
-                    time: iso(r.time),
-                  }));
+            const points = aggregates
+              ? aggregates.get(device.pseudonym)!.map((r) => ({ ...r, time: iso(r.time) }))
+              : (
+                  await deps.readings.list({
+                    ...keys,
+                    deviceKey: device.pseudonym,
+                    limit: query.limit,
+                  })
+                ).map((r) => ({ time: iso(r.time), value: r.value }));
             return { id: device.id, name: device.displayName, metric, points };
           }),
         );
@@ -458,10 +466,10 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
 /** The reader refuses ranges it cannot answer (too many windows) before it queries: a 400. */
 async function aggregateOrRefuse(
   deps: DevicesRoutesDeps,
-  query: AggregateQuery,
-): Promise<AggregateRow[]> {
+  query: ManyAggregateQuery,
+): Promise<Map<string, AggregateRow[]>> {
   try {
-    return await deps.readings.aggregate(query);
+    return await deps.readings.aggregateMany(query);
   } catch (err) {
     if (err instanceof RangeError) {
       throw new AppError('VALIDATION_FAILED', [{ path: 'window', message: err.message }]);

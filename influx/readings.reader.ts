@@ -39,6 +39,9 @@ export interface AggregateQuery {
   window: AggregateWindow;
 }
 
+/** An aggregate over several devices of one tenant. */
+export type ManyAggregateQuery = Omit<AggregateQuery, 'deviceKey'> & { deviceKeys: string[] };
+
 export interface AggregateRow {
   /** Start of the window, epoch milliseconds. */
   time: number;
@@ -220,20 +223,45 @@ export class ReadingsReader {
   }
 
   /** Min, max, mean and count of a numeric metric per window, from the cheapest fitting source. */
-  aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
+  async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
+    const { deviceKey, ...rest } = query;
+    const rows = await this.aggregateMany({ ...rest, deviceKeys: [deviceKey] });
+    return rows.get(deviceKey)!;
+  }
+
+  /** `aggregate` for several devices of one tenant in one statement: rows by device key. */
+  aggregateMany(query: ManyAggregateQuery): Promise<Map<string, AggregateRow[]>> {
     const { rawRetentionDays, now = Date.now } = this.options;
     const retention =
       rawRetentionDays === undefined ? undefined : { rawDays: rawRetentionDays, now: now() };
-    return this.aggregateFrom(chooseSource(query.from, query.to, query.window, retention), query);
+    return this.aggregateManyFrom(
+      chooseSource(query.from, query.to, query.window, retention),
+      query,
+    );
+  }
+
+  async aggregateFrom(source: AggregateSource, query: AggregateQuery): Promise<AggregateRow[]> {
+    const { deviceKey, ...rest } = query;
+    const rows = await this.aggregateManyFrom(source, { ...rest, deviceKeys: [deviceKey] });
+    return rows.get(deviceKey)!;
   }
 
   /**
    * Every window that overlaps [from, to), whole, oldest first; a window without readings has
    * count 0 and null figures. Widening the range to whole windows is what makes raw and rollup
-   * answers identical: a rollup bucket cannot be cut at an arbitrary instant.
+   * answers identical: a rollup bucket cannot be cut at an arbitrary instant. One statement
+   * grouped by device serves any number of devices: InfluxDB answers it in about the time of
+   * one device's, where a statement per device costs a round trip and a query plan each.
    */
-  async aggregateFrom(source: AggregateSource, query: AggregateQuery): Promise<AggregateRow[]> {
+  async aggregateManyFrom(
+    source: AggregateSource,
+    query: ManyAggregateQuery,
+  ): Promise<Map<string, AggregateRow[]>> {
+    const { deviceKeys } = query;
     assertAllowlisted(query);
+    for (const deviceKey of deviceKeys)
+      assertAllowlisted({ tenantKey: query.tenantKey, deviceKey });
+    if (deviceKeys.length === 0) throw new RangeError('no device to aggregate');
     const step = WINDOW_MS[query.window];
     if (step < SOURCE_RESOLUTION_MS[source]) {
       throw new RangeError(`${source} cannot answer ${query.window} windows`);
@@ -244,32 +272,43 @@ export class ReadingsReader {
     if ((end - start) / step > MAX_WINDOWS) {
       throw new RangeError(`more than ${MAX_WINDOWS} windows: choose a wider window`);
     }
+    const devices = deviceKeys.map((_, i) => `"device" = $device${i}`).join(' OR ');
     const statement =
       `${AGGREGATES_FROM[source]} ` +
-      'WHERE "tenant" = $tenant AND "device" = $device AND "metric" = $metric ' +
+      `WHERE "tenant" = $tenant AND "metric" = $metric AND (${devices}) ` +
       // fill(none): the empty windows are added below, also when the range holds no reading.
-      `AND time >= $from AND time < $to GROUP BY time(${query.window}) fill(none)`;
+      `AND time >= $from AND time < $to GROUP BY time(${query.window}), "device" fill(none)`;
     const params = {
       tenant: query.tenantKey,
-      device: query.deviceKey,
       metric: query.metric,
       from: new Date(start).toISOString(),
       to: new Date(end).toISOString(),
+      ...Object.fromEntries(deviceKeys.map((key, i) => [`device${i}`, key])),
     };
     const series = await this.client.query(statement, { database: this.database, params });
-    const found = new Map(series.flatMap(rowsOf).map((row) => [row.time as number, row]));
-    const rows: AggregateRow[] = [];
-    for (let time = start; time < end; time += step) {
-      const row = found.get(time);
-      rows.push({
-        time,
-        min: numberOrNull(row?.min),
-        max: numberOrNull(row?.max),
-        mean: numberOrNull(row?.mean),
-        count: numberOrNull(row?.count) ?? 0,
-      });
-    }
-    return rows;
+    const byDevice = new Map(series.map((s) => [s.tags?.device, s]));
+    return new Map(
+      deviceKeys.map((deviceKey) => {
+        const found = new Map(
+          rowsOf(byDevice.get(deviceKey) ?? { name: '', columns: [] }).map((row) => [
+            row.time as number,
+            row,
+          ]),
+        );
+        const rows: AggregateRow[] = [];
+        for (let time = start; time < end; time += step) {
+          const row = found.get(time);
+          rows.push({
+            time,
+            min: numberOrNull(row?.min),
+            max: numberOrNull(row?.max),
+            mean: numberOrNull(row?.mean),
+            count: numberOrNull(row?.count) ?? 0,
+          });
+        }
+        return [deviceKey, rows];
+      }),
+    );
   }
 }
 

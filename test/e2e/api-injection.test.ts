@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../influx/influx.client.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
+/** Another tenant's reading: a value no id or timestamp contains by chance, unlike 99. */
+const FOREIGN_VALUE = 987654.321;
+
 /** Values that would change a query's meaning if spliced into SQL, InfluxQL or a regex. */
 const payloads = [
   "'",
@@ -62,7 +65,7 @@ describe('injection through every id, metric, time, window and cursor parameter 
       platform.influxDatabase,
       [
         `readings,device=${device.pseudonym},metric=temperature,tenant=${org.tenantKey} value=20 ${now - 60_000}`,
-        `readings,device=${victim.pseudonym},metric=temperature,tenant=${other.tenantKey} value=99 ${now - 60_000}`,
+        `readings,device=${victim.pseudonym},metric=temperature,tenant=${other.tenantKey} value=${FOREIGN_VALUE} ${now - 60_000}`,
       ].join('\n'),
     );
   });
@@ -149,7 +152,7 @@ describe('injection through every id, metric, time, window and cursor parameter 
         if (answer.status !== 400 && answer.status !== 404) {
           unexpected.push(`${answer.status} ${method} ${path.slice(0, 200)}`);
         }
-        if (JSON.stringify(answer.body ?? '').includes('99')) {
+        if (JSON.stringify(answer.body ?? '').includes(String(FOREIGN_VALUE))) {
           unexpected.push(`another tenant's value in ${method} ${path.slice(0, 200)}`);
         }
       }
@@ -176,7 +179,7 @@ describe('injection through every id, metric, time, window and cursor parameter 
       .points;
     expect(counts.every((p) => p.count === 0)).toBe(true);
     const latest = await platform.get(`${base()}/latest`, admin);
-    expect(JSON.stringify(latest.body)).not.toContain('99');
+    expect(JSON.stringify(latest.body)).not.toContain(String(FOREIGN_VALUE));
     expect(tenantKey).toMatch(/^[0-9a-f]{32}$/);
   });
 

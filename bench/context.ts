@@ -42,11 +42,19 @@ export interface BenchContext {
 }
 
 /** Starts one component of bin/main.ts with the platform's environment. */
-export function startComponent(name: 'setup' | 'broker' | 'api', env: Env): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(repoDir, 'bin/main.ts'), name], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+/** Starts one component of bin/main.ts with the platform's environment; with `profileDir`,
+ * V8 writes a CPU profile there when the component exits. */
+export function startComponent(
+  name: 'setup' | 'broker' | 'api',
+  env: Env,
+  profileDir?: string,
+): ChildProcess {
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', path.join(repoDir, 'bin/main.ts'), name],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -55,10 +63,10 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 /** `onStop` collects what the runner must undo, also when this fails half-way. */
 export async function createContext(
-  quick: boolean,
-  root: string,
+  options: { quick: boolean; root: string; profileDir?: string },
   onStop: (stop: () => Promise<void>) => void,
 ): Promise<BenchContext> {
+  const { quick, root } = options;
   const [postgres, influx] = await Promise.all([
     startPostgres({ dataDir: path.join(root, 'postgres'), log }),
     startInflux({ dataDir: path.join(root, 'influx'), log }),
@@ -102,9 +110,9 @@ export async function createContext(
   const setup = startComponent('setup', env);
   const setupCode = await exited(setup);
   if (setupCode !== 0) throw new Error(`setup exited with ${setupCode}`);
-  const broker = startComponent('broker', env);
+  const broker = startComponent('broker', env, options.profileDir);
   onStop(() => stopChild(broker, 30_000));
-  const api = startComponent('api', env);
+  const api = startComponent('api', env, options.profileDir);
   onStop(() => stopChild(api));
   await Promise.all([waitForPort(mqttPort!), waitForPort(apiPort!)]);
 

@@ -4,8 +4,10 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import path from 'node:path';
+import type { InfluxClient } from '../influx/influx.client.js';
+import { freePort as bindablePort } from '../servers/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -66,12 +68,23 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   }
 }
 
+const handedOut = new Set<number>();
+
+/**
+ * A free port below the kernel's ephemeral range, never the same twice in a run. A port from
+ * that range can be taken by any outgoing connection, such as the load generators' thousands
+ * of clients, in the seconds between choosing it and a server binding it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+  const ephemeralLow = Number(range.trim().split(/\s+/)[0]);
+  for (;;) {
+    const candidate = 10_000 + Math.floor(Math.random() * (ephemeralLow - 10_000));
+    if (!handedOut.has(candidate) && (await bindablePort(candidate)) === candidate) {
+      handedOut.add(candidate);
+      return candidate;
+    }
+  }
 }
 
 export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
@@ -196,4 +209,29 @@ export function renderBarChart(title: string, bars: Bar[]): string {
   ${rows}
 </svg>
 `;
+}
+
+/** Readings stored in `database`, counted as InfluxDB's admin. */
+export async function countReadings(admin: InfluxClient, database: string): Promise<number> {
+  const series = await admin.query('SELECT count(value) FROM readings', { database });
+  const value = series[0]?.values?.[0]?.[1];
+  return typeof value === 'number' ? value : 0;
+}
+
+/** Waits until InfluxDB holds `expected` readings or the count stops growing for a while. */
+export async function waitForCount(admin: InfluxClient, database: string, expected: number) {
+  let last = -1;
+  let stableSince = Date.now();
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const count = await countReadings(admin, database);
+    if (count >= expected || Date.now() > end) return count;
+    if (count !== last) {
+      last = count;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 10_000) {
+      return count;
+    }
+    await sleep(250);
+  }
 }

@@ -3,7 +3,7 @@
  * stepped rate plan, and sums up what they saw: PUBACKs per step, latencies, CPU of the server.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { BenchDevice, WorkerResult } from './load-generator.js';
+import type { BenchDevice, ConnectOrder, ConnectResult, WorkerResult } from './load-generator.js';
 import { forkTs, nextMessage, percentile, sleep, sum } from './kit.js';
 
 export const READINGS_PER_MESSAGE = 4;
@@ -41,6 +41,8 @@ export interface LoadResult {
   cpuSecondsPerMillionReadings: number | null;
   /** Where the readings were counted in InfluxDB afterwards. */
   readingsInInflux?: number;
+  /** The server's largest resident set size seen while the load ran, when sampled. */
+  peakRssBytes?: number;
 }
 
 export interface LoadOptions {
@@ -51,10 +53,17 @@ export interface LoadOptions {
   afterLoad?: (acked: number) => Promise<number>;
   /** Called once every connection is open, before the first publish. */
   onConnected?: () => void;
+  /** Resident memory of the server under test, sampled while the load runs. */
+  memoryOf?: () => Promise<number>;
 }
 
-/** Opens every device's connection in WORKERS processes; `close()` ends them. */
-export async function connectWorkers(url: string, devices: BenchDevice[]) {
+/** Opens every device's connection in WORKERS processes; `ready` holds each one's account of it,
+ * `close()` ends them. */
+export async function connectWorkers(
+  url: string,
+  devices: BenchDevice[],
+  options: Pick<ConnectOrder, 'concurrency' | 'countFailures'> = {},
+) {
   const workers = Array.from({ length: WORKERS }, () => forkTs('load-generator.ts'));
   const close = () =>
     Promise.all(
@@ -67,22 +76,23 @@ export async function connectWorkers(url: string, devices: BenchDevice[]) {
       }),
     ).then(() => undefined);
   try {
-    await Promise.all(
+    const ready = await Promise.all(
       workers.map((worker, i) => {
-        const ready = nextMessage(worker, 'ready');
+        const ready = nextMessage<ConnectResult>(worker, 'ready');
         worker.send({
           type: 'connect',
           url,
           devices: devices.filter((_, d) => d % WORKERS === i),
-        });
+          ...options,
+        } satisfies ConnectOrder);
         return ready;
       }),
     );
+    return { workers, ready, close };
   } catch (err) {
     await close();
     throw err;
   }
-  return { workers, close };
 }
 
 export async function runLoad(
@@ -94,6 +104,7 @@ export async function runLoad(
   try {
     options.onConnected?.();
     const cpuBefore = await options.cpuOf();
+    const memory = sampleMemory(options.memoryOf);
     const results = await Promise.all(
       workers.map((worker) => {
         const result = nextMessage<WorkerResult>(worker, 'result');
@@ -108,10 +119,34 @@ export async function runLoad(
     const acked = sum(results.map((r) => r.acked));
     const stored = options.afterLoad ? await options.afterLoad(acked) : undefined;
     const cpuSeconds = (await options.cpuOf()) - cpuBefore;
-    return summarise(devices.length, options.steps, results, cpuSeconds, stored);
+    const peakRssBytes = await memory.stop();
+    return {
+      ...summarise(devices.length, options.steps, results, cpuSeconds, stored),
+      ...(peakRssBytes === undefined ? {} : { peakRssBytes }),
+    };
   } finally {
     await close();
   }
+}
+
+/** Samples `memoryOf` twice a second until stopped; resolves the largest value seen. */
+function sampleMemory(memoryOf: (() => Promise<number>) | undefined) {
+  if (!memoryOf) return { stop: () => Promise.resolve(undefined) };
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      peak = Math.max(peak, await memoryOf().catch(() => 0));
+      await sleep(500);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
 }
 
 function summarise(

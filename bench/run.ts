@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=ingest,queries]`: every benchmark of docs/performance.md,
+ * `npm run bench [-- --quick] [-- --only=ingest,queries] [-- --profile]`: every benchmark of docs/performance.md,
  * each measured against its baselines in the same run on the same machine. Sets up its own
  * servers in a temporary folder, prints a table per benchmark and writes one JSON file and an
  * SVG chart per benchmark to bench/results/. It measures; it asserts nothing.
@@ -9,13 +9,27 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createContext, type Benchmark } from './context.js';
+import { connectionsBenchmark } from './connections.bench.js';
 import { ingestBenchmark } from './ingest.bench.js';
+import { queriesBenchmark } from './queries.bench.js';
+import { startupBenchmark } from './startup.bench.js';
 import { benchDir, log } from './kit.js';
 
 /** In this order: later ones read earlier results (the query benchmark's half load). */
-const benchmarks: Benchmark[] = [ingestBenchmark];
+const benchmarks: Benchmark[] = [
+  ingestBenchmark,
+  queriesBenchmark,
+  connectionsBenchmark,
+  // Last: it runs the test suite, which starts servers of its own.
+  startupBenchmark,
+];
 
 const quick = process.argv.includes('--quick');
+/** `--profile`: the broker and API write V8 CPU profiles (open them in Chrome DevTools, or
+ * summarise with `npx tsx bench/profile-summary.ts <file>`). */
+const profileDir = process.argv.includes('--profile')
+  ? path.join(benchDir, 'results', 'profiles')
+  : undefined;
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
@@ -33,7 +47,10 @@ async function main() {
   const charts: Record<string, string> = {};
   try {
     log(`mode ${quick ? 'quick' : 'full'}: ${selected.map((b) => b.name).join(', ')}`);
-    const context = await createContext(quick, root, (stop) => void stops.unshift(stop));
+    const context = await createContext(
+      { quick, root, ...(profileDir ? { profileDir } : {}) },
+      (stop) => void stops.unshift(stop),
+    );
     for (const benchmark of selected) {
       const started = performance.now();
       const result = await benchmark.run(context);

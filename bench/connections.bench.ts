@@ -239,7 +239,7 @@ export const connectionsBenchmark: Benchmark = {
     requireFiles('the broker', await fileLimit(brokerPid), n + SPARE_FILES);
 
     const all = await context.devices(n + WARMUP_CONNECTIONS);
-    const quietMs = context.quick ? 5_000 : 30_000;
+    const quietMs = context.quick ? 5_000 : 15_000;
     const platform = await measure(
       {
         label: 'platform broker',

@@ -33,7 +33,7 @@ const DATABASE = 'bench_node_red';
  * Node-RED buffers what it cannot write yet; this bounds the wait for its backlog, so the whole
  * bench stays within its time budget. What is still missing then counts as not stored.
  */
-const drainLimitMs = (quick: boolean) => (quick ? 30_000 : 90_000);
+const drainLimitMs = (quick: boolean) => (quick ? 30_000 : 60_000);
 
 export interface NodeRedResult {
   nodeRedVersion: string;

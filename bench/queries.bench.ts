@@ -33,7 +33,7 @@ const DAY_MS = 86_400_000;
 const WINDOWS = DAY_MS / 60_000;
 /** Answers in flight: a few dashboards refreshing at once; more only queue on 2 cores. */
 const CONNECTIONS = 2;
-const runSeconds = (quick: boolean) => (quick ? 5 : 20);
+const runSeconds = (quick: boolean) => (quick ? 5 : 15);
 /** Used when benchmark 1 did not run in this invocation. */
 const FALLBACK_HALF_LOAD = 5000;
 

@@ -5,7 +5,6 @@ import {
   type PublishPacket,
   type Subscription,
 } from 'aedes';
-import type { Duplex } from 'node:stream';
 import { deviceIdPattern } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { DeviceIdentity, Ingest, PayloadFormat } from '../ingest/ingest.pipeline.js';
@@ -179,7 +178,7 @@ export async function buildBroker(deps: BrokerDeps): Promise<Broker> {
   }
 
   // Publishes reach authorizePublish only after CONNACK, so this is early enough.
-  aedes.on('client', (client) => deps.window.attach(client.conn as Duplex));
+  aedes.on('client', (client) => deps.window.attach(client.conn));
 
   aedes.on('clientReady', (client) => {
     const identity = identities.get(client);

@@ -32,8 +32,9 @@ export function createIngestWindow(maxInFlight: number): IngestWindow {
   const waiting = new Set<Duplex>();
 
   function attach(conn: Duplex): void {
-    const read = conn.read.bind(conn);
-    conn.read = (size?: number) => {
+    // Aedes reads the socket in paused mode, which hands out Buffers (or nothing).
+    const read = conn.read.bind(conn) as (size?: number) => Buffer | null;
+    conn.read = (size?: number): Buffer | null => {
       // The stream itself calls read(0) to refill its buffer; that never hands out data.
       if (size === 0) return read(size);
       if (inFlight >= maxInFlight) {

@@ -21,7 +21,7 @@ import {
 import { securityHeaders } from './middleware/security-headers.middleware.js';
 import { docsContentSecurityPolicy, errorMeanings, renderDocsPage } from './docs.page.js';
 import { buildOpenApi } from './openapi.js';
-import { mountRoutes } from './route.js';
+import { mountRoutes, type Route } from './route.js';
 import { orgsRoutes, type OrgsRoutesDeps } from './orgs.routes.js';
 import { securityRoutes, type SecurityRoutesDeps } from './security.routes.js';
 import { sessionsRoutes, type SessionsRoutesDeps } from './sessions.routes.js';
@@ -61,6 +61,42 @@ interface MembershipDeps {
   };
 }
 
+const API_INFO = { title: 'Telemoat API', version: '1' };
+
+/**
+ * Every operation of the API. Route factories only capture their dependencies and read them
+ * while handling a request, so the routes can be listed without any store behind them.
+ */
+export function apiRoutes(deps: ApiDeps): Route[] {
+  return [
+    ...authRoutes(deps),
+    ...signupRoutes(deps),
+    ...invitationsRoutes(deps),
+    ...meRoutes(deps),
+    ...sessionsRoutes(deps),
+    ...securityRoutes(deps),
+    ...orgsRoutes(deps),
+    ...devicesRoutes(deps),
+    ...metricsRoutes(deps),
+    ...membersRoutes(deps),
+    ...exportRoutes(deps),
+    ...liveRoutes(deps),
+  ];
+}
+
+/**
+ * The OpenAPI document, built from the route specs alone: the dependencies given to the
+ * factories refuse every use, which proves that listing the routes touches none of them.
+ */
+export function openApiDocument(): ReturnType<typeof buildOpenApi> {
+  const refuse = new Proxy({} as ApiDeps, {
+    get(_target, key) {
+      throw new Error(`the route list read dependency ${String(key)} while being built`);
+    },
+  });
+  return buildOpenApi(apiRoutes(refuse), API_INFO);
+}
+
 /** Builds the HTTP app from its dependencies; `bin/api.ts` alone creates them and listens. */
 export function buildApi(deps: ApiDeps): Express {
   const app = express();
@@ -83,27 +119,14 @@ export function buildApi(deps: ApiDeps): Express {
     new TokenBuckets({ perMinute: deps.rateLimits.perUserPerMinute }),
   );
   const v1 = express.Router();
-  const routes = [
-    ...authRoutes(deps),
-    ...signupRoutes(deps),
-    ...invitationsRoutes(deps),
-    ...meRoutes(deps),
-    ...sessionsRoutes(deps),
-    ...securityRoutes(deps),
-    ...orgsRoutes(deps),
-    ...devicesRoutes(deps),
-    ...metricsRoutes(deps),
-    ...membersRoutes(deps),
-    ...exportRoutes(deps),
-    ...liveRoutes(deps),
-  ];
+  const routes = apiRoutes(deps);
   mountRoutes(v1, routes, {
     requireUser: authenticate,
     membership: (orgId, userId) => deps.organisations.membership(orgId, userId),
     hasPlatformRole: (userId, role) => deps.platformRoles.has(userId, role),
   });
   app.use('/api/v1', v1);
-  const openApi = buildOpenApi(routes, { title: 'Telemoat API', version: '1' });
+  const openApi = buildOpenApi(routes, API_INFO);
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApi);
   });

@@ -151,7 +151,6 @@ export function mosquittoPubExample(brokerUrl: string, deviceId: string, secret:
 
 /** Devices and their readings, for members of the organisation that owns them (P2). */
 export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
-  const now = deps.now ?? Date.now;
 
   /** Scoped by organisation, so another organisation's device answers as a missing one. */
   async function deviceOf(orgId: string, deviceId: string): Promise<Device> {
@@ -170,7 +169,7 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
     deps.auditLog.record({ userId, actorUserId: userId, action, details: { orgId, deviceId } });
 
   function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
-    const to = query.to ? new Date(query.to) : new Date(now() + FUTURE_SLACK_MS);
+    const to = query.to ? new Date(query.to) : new Date((deps.now ?? Date.now)() + FUTURE_SLACK_MS);
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - DAY_MS);
     if (from >= to) {
       throw new AppError('VALIDATION_FAILED', [{ path: 'from', message: 'must be before to' }]);

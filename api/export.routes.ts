@@ -123,7 +123,6 @@ function drainer(res: Response, signal: AbortSignal): () => Promise<void> {
  * chunk at a time with HTTP backpressure, so any range costs the API the memory of one chunk.
  */
 export function exportRoutes(deps: ExportRoutesDeps): Route[] {
-  const now = deps.now ?? Date.now;
   return [
     defineRoute(
       {
@@ -138,7 +137,7 @@ export function exportRoutes(deps: ExportRoutesDeps): Route[] {
         produces: ['text/csv', 'application/x-ndjson'],
       },
       async ({ req, res, org, query }) => {
-        const to = query.to ? new Date(query.to) : new Date(now() + FUTURE_SLACK_MS);
+        const to = query.to ? new Date(query.to) : new Date((deps.now ?? Date.now)() + FUTURE_SLACK_MS);
         // By default everything: the raw retention policy bounds what is still stored.
         const from = query.from ? new Date(query.from) : new Date(0);
         if (from >= to) {
@@ -170,7 +169,7 @@ export function exportRoutes(deps: ExportRoutesDeps): Route[] {
         const drained = drainer(res, abandoned.signal);
         const start = () => {
           if (res.headersSent) return;
-          const day = new Date(now()).toISOString().slice(0, 10);
+          const day = new Date((deps.now ?? Date.now)()).toISOString().slice(0, 10);
           res.status(200);
           res.setHeader('Content-Type', format.contentType);
           res.setHeader(

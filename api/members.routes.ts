@@ -35,7 +35,6 @@ const member = z.object({
  * and role; e-mail addresses only its owners and admins, who manage membership.
  */
 export function membersRoutes(deps: MembersRoutesDeps): Route[] {
-  const service = deps.membersService;
   return [
     defineRoute(
       {
@@ -50,7 +49,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
       },
       async ({ org, query }) => {
         const after = query.cursor ? decodeCursor(memberPosition, query.cursor) : undefined;
-        const rows = await service.page(org.orgId, {
+        const rows = await deps.membersService.page(org.orgId, {
           limit: query.limit + 1,
           ...(after ? { after: { joinedAt: after[0], userId: after[1] } } : {}),
         });
@@ -85,7 +84,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
       },
       async ({ org, params, body, userId }) => ({
         userId: params.userId,
-        role: await service.changeRole({ userId }, org.orgId, params.userId, body.role),
+        role: await deps.membersService.changeRole({ userId }, org.orgId, params.userId, body.role),
       }),
     ),
     defineRoute(
@@ -100,7 +99,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
         errors: ['CONFLICT'],
       },
       async ({ org, params, userId }) => {
-        await service.remove({ userId }, org.orgId, params.userId);
+        await deps.membersService.remove({ userId }, org.orgId, params.userId);
         return undefined;
       },
     ),
@@ -117,7 +116,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
         errors: ['CONFLICT'],
       },
       async ({ org, params, userId }) => {
-        await service.deleteAccount({ userId }, org.orgId, params.userId);
+        await deps.membersService.deleteAccount({ userId }, org.orgId, params.userId);
         return undefined;
       },
     ),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { brokerConfigSchema } from '../broker/broker.config.js';
 import { env } from '../common/config.js';
 import { directoryKeysShape } from '../directory/crypto/crypto.config.js';
-import { parseOidcProviders } from './oidc.service.js';
+import { parseOidcProviders } from '../directory/sessions/oidc.service.js';
 
 export const apiConfigSchema = z.object({
   LOG_LEVEL: env.logLevel(),

@@ -1,31 +1,31 @@
 import express, { type Express } from 'express';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { Role } from '../directory/users.repository.js';
-import { authRoutes, type AuthRoutesDeps } from './auth.routes.js';
-import { devicesRoutes, type DevicesRoutesDeps } from './devices.routes.js';
-import { exportRoutes, type ExportRoutesDeps } from './export.routes.js';
-import { errorHandler, requestContext, requireUser } from './http.js';
-import { invitationsRoutes, type InvitationsRoutesDeps } from './invitations.routes.js';
-import { liveRoutes, type LiveRoutesDeps } from './live.routes.js';
-import { meRoutes, type MeRoutesDeps } from './me.routes.js';
-import { membersRoutes, type MembersRoutesDeps } from './members.routes.js';
-import { metricsRoutes, type MetricsRoutesDeps } from './metrics.routes.js';
-import { compression, noStore, staticCaching } from './middleware/caching.middleware.js';
-import { healthRoutes, type ReadinessChecks } from './middleware/health.middleware.js';
+import type { Role } from '../directory/accounts/users.repository.js';
+import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
+import { devicesRoutes, type DevicesRoutesDeps } from './devices/devices.routes.js';
+import { exportRoutes, type ExportRoutesDeps } from './export/export.routes.js';
+import { errorHandler, requestContext, requireUser } from './http/http.js';
+import { invitationsRoutes, type InvitationsRoutesDeps } from './orgs/invitations.routes.js';
+import { liveRoutes, type LiveRoutesDeps } from './live/live.routes.js';
+import { meRoutes, type MeRoutesDeps } from './account/me.routes.js';
+import { membersRoutes, type MembersRoutesDeps } from './orgs/members.routes.js';
+import { metricsRoutes, type MetricsRoutesDeps } from './readings/metrics.routes.js';
+import { compression, noStore, staticCaching } from './http/middleware/caching.middleware.js';
+import { healthRoutes, type ReadinessChecks } from './http/middleware/health.middleware.js';
 import {
   rateLimitPerIp,
   rateLimitPerUser,
   TokenBuckets,
-} from './middleware/rate-limit.middleware.js';
-import { securityHeaders } from './middleware/security-headers.middleware.js';
-import { docsContentSecurityPolicy, errorMeanings, renderDocsPage } from './docs.page.js';
-import { buildOpenApi } from './openapi.js';
-import { mountRoutes, type Route } from './route.js';
-import { orgsRoutes, type OrgsRoutesDeps } from './orgs.routes.js';
-import { securityRoutes, type SecurityRoutesDeps } from './security.routes.js';
-import { sessionsRoutes, type SessionsRoutesDeps } from './sessions.routes.js';
-import { signupRoutes, type SignupRoutesDeps } from './signup.routes.js';
+} from './http/middleware/rate-limit.middleware.js';
+import { securityHeaders } from './http/middleware/security-headers.middleware.js';
+import { docsContentSecurityPolicy, errorMeanings, renderDocsPage } from './http/docs.page.js';
+import { buildOpenApi } from './http/openapi.js';
+import { mountRoutes, type Route } from './http/route.js';
+import { orgsRoutes, type OrgsRoutesDeps } from './orgs/orgs.routes.js';
+import { securityRoutes, type SecurityRoutesDeps } from './security/security.routes.js';
+import { sessionsRoutes, type SessionsRoutesDeps } from './account/sessions.routes.js';
+import { signupRoutes, type SignupRoutesDeps } from './auth/signup.routes.js';
 
 export type ApiDeps = AuthRoutesDeps &
   MembershipDeps &

@@ -1,17 +1,17 @@
 import type pg from 'pg';
 import type { ApiConfig } from '../api/api.config.js';
-import { OidcClient, parseOidcProviders } from '../api/oidc.service.js';
-import { SessionService } from '../api/session.service.js';
-import { SignInThrottle } from '../api/sign-in-throttle.service.js';
-import { TokenService } from '../api/token.service.js';
+import { OidcClient, parseOidcProviders } from '../directory/sessions/oidc.service.js';
+import { SessionService } from '../directory/sessions/session.service.js';
+import { SignInThrottle } from '../directory/sessions/sign-in-throttle.service.js';
+import { TokenService } from '../api/auth/token.service.js';
 import { masterKeyringFrom } from '../directory/crypto/crypto.config.js';
-import { DataKeysRepository } from '../directory/data-keys.repository.js';
-import { OidcLoginsRepository } from '../directory/oidc-logins.repository.js';
-import { PlatformRolesRepository } from '../directory/platform-roles.repository.js';
-import { SecurityEventsRepository } from '../directory/security-events.repository.js';
-import { SessionsRepository } from '../directory/sessions.repository.js';
-import { SignInsRepository } from '../directory/sign-ins.repository.js';
-import { UserDataKeys } from '../directory/user-data-keys.js';
+import { DataKeysRepository } from '../directory/crypto/data-keys.repository.js';
+import { OidcLoginsRepository } from '../directory/sessions/oidc-logins.repository.js';
+import { PlatformRolesRepository } from '../directory/security/platform-roles.repository.js';
+import { SecurityEventsRepository } from '../directory/security/security-events.repository.js';
+import { SessionsRepository } from '../directory/sessions/sessions.repository.js';
+import { SignInsRepository } from '../directory/sessions/sign-ins.repository.js';
+import { UserDataKeys } from '../directory/crypto/user-data-keys.repository.js';
 
 /**
  * The API's sign-in machinery: sessions and their tokens (P9), the security log and sign-in

@@ -3,10 +3,10 @@ import pg from 'pg';
 import type { ApiConfig } from '../api/api.config.js';
 import { hashSecret } from '../common/secret-hash.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
-import { DevicesRepository } from '../directory/devices.repository.js';
-import { MetricUnitsRepository } from '../directory/metric-units.repository.js';
-import { OrganisationsRepository } from '../directory/organisations.repository.js';
-import { UsersRepository } from '../directory/users.repository.js';
+import { DevicesRepository } from '../directory/devices/devices.repository.js';
+import { MetricUnitsRepository } from '../directory/organisations/metric-units.repository.js';
+import { OrganisationsRepository } from '../directory/organisations/organisations.repository.js';
+import { UsersRepository } from '../directory/accounts/users.repository.js';
 import type { SimulatedDevice } from '../fleet/simulated-fleet.js';
 
 export const demoLogin = { email: 'demo@telemoat.local', password: 'greenhouse-demo' };

@@ -2,12 +2,12 @@ import type pg from 'pg';
 import type { ApiConfig } from '../api/api.config.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import type { IdentityDeps } from '../directory/identity.context.js';
-import { createSmtpMailer, type Mailer } from '../directory/mailer.js';
-import { OrganisationsRepository } from '../directory/organisations.repository.js';
-import { OrganisationsService } from '../directory/organisations.service.js';
-import { ProfileService } from '../directory/profile.service.js';
-import { SignupService } from '../directory/signup.service.js';
-import { UsersRepository } from '../directory/users.repository.js';
+import { createSmtpMailer, type Mailer } from '../directory/mail/mailer.js';
+import { OrganisationsRepository } from '../directory/organisations/organisations.repository.js';
+import { OrganisationsService } from '../directory/organisations/organisations.service.js';
+import { ProfileService } from '../directory/accounts/profile.service.js';
+import { SignupService } from '../directory/accounts/signup.service.js';
+import { UsersRepository } from '../directory/accounts/users.repository.js';
 
 /** The configuration the directory's identity services read (the API's, or a CLI's subset). */
 export type IdentityConfig = Pick<

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { roleUrl } from '../directory/provision.js';
+import { roleUrl } from '../directory/db/provision.js';
 import type { Env } from './platform.js';
 
 /** Where the servers are, as the local-servers module or the environment reports them. */

@@ -41,3 +41,19 @@ export class AppError extends Error {
       : { code: this.code, message: this.message, details: this.details };
   }
 }
+
+/**
+ * A failure one zone reports to another (telemetry, directory, mail): never meant for a client
+ * as it is. Each zone names its own codes; the API maps every code to a client error in one
+ * table (`api/http/internal-errors.ts`), so nothing is recognised by its message text.
+ */
+export class InternalError<Code extends string = string> extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}

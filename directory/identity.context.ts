@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { AppError } from '../common/errors.js';
 import type { DirectoryCrypto } from './crypto/crypto.config.js';
-import { mailLinks, type MailLinks } from './mail-templates.js';
-import type { Mailer, MailMessage } from './mailer.js';
-import { passwordProblem } from './password-policy.js';
+import { mailLinks, type MailLinks } from './mail/mail-templates.js';
+import type { Mailer, MailMessage } from './mail/mailer.js';
+import { passwordProblem } from './accounts/password-policy.js';
 
 /** Lifetimes and versions the identity flows follow; from the API's configuration. */
 export interface IdentitySettings {

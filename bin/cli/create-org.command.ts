@@ -5,9 +5,9 @@ import {
   personName,
   postalAddress,
   region,
-} from '../../api/identity.schemas.js';
+} from '../../api/http/identity.schemas.js';
 import { ConfigError } from '../../common/config.js';
-import { OrganisationBootstrapService } from '../../directory/organisation-bootstrap.service.js';
+import { OrganisationBootstrapService } from '../../directory/organisations/organisation-bootstrap.service.js';
 import { print, type Command } from './command.js';
 import { openDirectory } from './directory-access.js';
 

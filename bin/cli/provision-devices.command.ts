@@ -2,8 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../common/config.js';
-import { DevicesRepository } from '../../directory/devices.repository.js';
-import { OrganisationsRepository } from '../../directory/organisations.repository.js';
+import { DevicesRepository } from '../../directory/devices/devices.repository.js';
+import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { print, type Command } from './command.js';
 import { openDirectory } from './directory-access.js';
 

@@ -5,7 +5,7 @@ import {
   purgeSecurityRecords,
   type PurgeCounts,
   type SecurityRetention,
-} from '../security-retention.js';
+} from './purge-security-records.job.js';
 
 export type DirectoryJobsResult = InvitationPurge & {
   registrations: number;

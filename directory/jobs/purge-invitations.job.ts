@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { transaction } from '../transaction.js';
+import { transaction } from '../db/transaction.js';
 
 export interface InvitationPurge {
   /** Accounts nobody verified whose every link has expired, deleted with what is attached. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../common/secret-hash.js';
-import { UsersRepository } from '../../directory/users.repository.js';
+import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { currentTerms } from '../support/accounts.js';
 import {
   apiOperations,

@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escapeHtml, renderDocsPage, type OpenApiDocument } from '../../api/docs.page.js';
+import { escapeHtml, renderDocsPage, type OpenApiDocument } from '../../api/http/docs.page.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
 interface Operation {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountKeyOf } from '../../api/sign-in-throttle.service.js';
+import { accountKeyOf } from '../../directory/sessions/sign-in-throttle.service.js';
 import { call, CookieJar, setCookieAttributes } from '../support/http-session.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountKeyOf } from '../../api/sign-in-throttle.service.js';
+import { accountKeyOf } from '../../directory/sessions/sign-in-throttle.service.js';
 import { call, type JsonResponse } from '../support/http-session.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsersRepository } from '../../directory/users.repository.js';
+import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { currentTerms, newAccount, signUpVerified } from '../support/accounts.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 import { startTestMailbox, tokenIn, type TestMailbox } from '../support/smtp-catcher.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceCredentialsRepository } from '../../directory/device-credentials.repository.js';
+import { DeviceCredentialsRepository } from '../../directory/devices/device-credentials.repository.js';
 import { InfluxClient } from '../../influx/influx.client.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 

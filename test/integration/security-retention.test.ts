@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { roleUrl } from '../../directory/provision.js';
+import { roleUrl } from '../../directory/db/provision.js';
 import { runDirectoryJobs } from '../../directory/jobs/directory-jobs.js';
-import { purgeSecurityRecords } from '../../directory/security-retention.js';
+import { purgeSecurityRecords } from '../../directory/jobs/purge-security-records.job.js';
 import { call } from '../support/http-session.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 

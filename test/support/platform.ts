@@ -11,9 +11,9 @@ import { loadConfig } from '../../common/config.js';
 import { createLogger } from '../../common/logger.js';
 import { hashSecret } from '../../common/secret-hash.js';
 import { directoryCryptoFrom, type DirectoryCrypto } from '../../directory/crypto/crypto.config.js';
-import { DevicesRepository } from '../../directory/devices.repository.js';
-import { OrganisationsRepository } from '../../directory/organisations.repository.js';
-import { UsersRepository, type Role } from '../../directory/users.repository.js';
+import { DevicesRepository } from '../../directory/devices/devices.repository.js';
+import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
+import { UsersRepository, type Role } from '../../directory/accounts/users.repository.js';
 import { InfluxClient } from '../../influx/influx.client.js';
 
 export interface TestPlatform {

@@ -3,9 +3,9 @@ import { Writable } from 'node:stream';
 import express, { type Express } from 'express';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorHandler, requestContext } from '../../api/http.js';
-import { compression } from '../../api/middleware/caching.middleware.js';
-import { TokenBuckets } from '../../api/middleware/rate-limit.middleware.js';
+import { errorHandler, requestContext } from '../../api/http/http.js';
+import { compression } from '../../api/http/middleware/caching.middleware.js';
+import { TokenBuckets } from '../../api/http/middleware/rate-limit.middleware.js';
 import { listen } from '../../common/listen.js';
 
 describe('TokenBuckets', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LiveHub, type LiveReading, type LiveSubscriber } from '../../api/live-hub.js';
+import { LiveHub, type LiveReading, type LiveSubscriber } from '../../api/live/live-hub.js';
 import { createLogger } from '../../common/logger.js';
 import type { RecentReading } from '../../influx/recent-readings.reader.js';
 

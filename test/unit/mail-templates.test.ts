@@ -9,7 +9,7 @@ import {
   verifyEmailMail,
   type MailContent,
   type Recipient,
-} from '../../directory/mail-templates.js';
+} from '../../directory/mail/mail-templates.js';
 
 const links = mailLinks('https://telemoat.example.com/');
 const token = 'a'.repeat(43);

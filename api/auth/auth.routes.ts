@@ -1,0 +1,237 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '../../common/errors.js';
+import type { NewSecurityEvent } from '../../directory/security/security-events.repository.js';
+import type { UserRecord } from '../../directory/accounts/users.repository.js';
+import {
+  clearRefreshCookie,
+  readCookie,
+  REFRESH_COOKIE,
+  requireCsrfHeader,
+  setRefreshCookie,
+  type CookieSettings,
+} from '../http/cookies.js';
+import { clientIp, userAgentFamily } from '../http/client-info.js';
+import { oidcRoutes, type OidcRoutesDeps } from './oidc.routes.js';
+import { defineRoute, type Route } from '../http/route.js';
+import type { IssuedTokens, SessionService } from '../../directory/sessions/session.service.js';
+import { accountKeyOf, type SignInThrottle } from '../../directory/sessions/sign-in-throttle.service.js';
+import type { TokenService } from './token.service.js';
+
+export interface AuthSettings {
+  cookies: CookieSettings;
+  /** Key of the keyed hash that names accounts in the security log. */
+  accountHashKey: string;
+}
+
+export interface AuthRoutesDeps extends OidcRoutesDeps {
+  users: { findByEmail(email: string): Promise<UserRecord | null> };
+  verifyPassword: (password: string, hash: string) => Promise<boolean>;
+  tokens: TokenService;
+  /** A hash of a random password, checked when the e-mail is unknown so timing reveals nothing. */
+  decoyHash: string;
+  sessionService: SessionService;
+  sessions: {
+    revoke(sessionId: string, userId: string, reason: 'logout'): Promise<boolean>;
+    revokeAll(userId: string, reason: 'logout-all'): Promise<number>;
+  };
+  signInThrottle: SignInThrottle;
+  securityEvents: { record(event: NewSecurityEvent): Promise<void> };
+  auth: AuthSettings;
+}
+
+/**
+ * Where the refresh token goes. Browsers get it as an HttpOnly cookie that scripts cannot
+ * read; programs without a cookie jar (scripts, command-line tools) ask for it in the body.
+ */
+const delivery = z.enum(['cookie', 'body']).default('cookie');
+
+const loginBody = z.strictObject({
+  email: z.email().max(254),
+  password: z.string().min(1).max(1024),
+  refreshTokenIn: delivery,
+});
+
+/** Absent, or `{}`, when the refresh token comes in the cookie. */
+const refreshBody = z.strictObject({ refreshToken: z.string().max(128).optional() }).optional();
+
+const tokensAnswer = z.object({
+  accessToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  /** Seconds until the access token expires. */
+  expiresIn: z.number().int(),
+  /** Only with `refreshTokenIn: "body"` (and when refreshing with a body token). */
+  refreshToken: z.string().optional(),
+  refreshExpiresIn: z.number().int().optional(),
+});
+
+type RefreshBody = z.output<typeof refreshBody>;
+
+/** The refresh token of a request: from the body as given, or from the cookie with CSRF proof. */
+function refreshTokenOf(
+  req: Request,
+  body: RefreshBody,
+): { token: string; from: 'cookie' | 'body' } | null {
+  if (body?.refreshToken !== undefined) return { token: body.refreshToken, from: 'body' };
+  const cookie = readCookie(req, REFRESH_COOKIE);
+  if (cookie === undefined) return null;
+  requireCsrfHeader(req);
+  return { token: cookie, from: 'cookie' };
+}
+
+/** Sets the refresh cookie when it goes there, and returns the JSON answer. */
+function tokensFor(
+  res: Response,
+  settings: AuthSettings,
+  issued: IssuedTokens,
+  to: 'cookie' | 'body',
+): z.input<typeof tokensAnswer> {
+  if (to === 'cookie') {
+    setRefreshCookie(res, settings.cookies, issued.refreshToken, issued.refreshExpiresIn);
+  }
+  res.setHeader('cache-control', 'no-store');
+  return {
+    accessToken: issued.accessToken,
+    tokenType: 'Bearer',
+    expiresIn: issued.expiresIn,
+    ...(to === 'body'
+      ? { refreshToken: issued.refreshToken, refreshExpiresIn: issued.refreshExpiresIn }
+      : {}),
+  };
+}
+
+/** Sign-in with a password, refresh, logout (P9, P10); OpenID Connect routes beside them (P8). */
+export function authRoutes(deps: AuthRoutesDeps): Route[] {
+  /**
+   * The session a logout names: the bearer access token's, or the refresh token's (body, or
+   * cookie with the CSRF header). Null when a credential was given but its session is over.
+   */
+  async function sessionOf(
+    req: Request,
+    body: RefreshBody,
+  ): Promise<{ sessionId: string; userId: string } | null> {
+    const bearer = /^Bearer (\S+)$/.exec(req.header('authorization') ?? '')?.[1];
+    if (bearer) {
+      const claims = await deps.tokens.verify(bearer);
+      if (!claims) throw new AppError('UNAUTHENTICATED');
+      return claims;
+    }
+    const presented = refreshTokenOf(req, body);
+    if (!presented) throw new AppError('UNAUTHENTICATED');
+    return deps.sessionService.sessionOf(presented.token);
+  }
+
+  return [
+    defineRoute(
+      {
+        method: 'post',
+        path: '/auth/login',
+        summary:
+          'Sign in with e-mail and password: an access token, and a refresh token in an HttpOnly cookie (or in the body)',
+        tag: 'auth',
+        access: { kind: 'public' },
+        body: loginBody,
+        response: tokensAnswer,
+        errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
+      },
+      async ({ req, res, body }) => {
+        const { email, password, refreshTokenIn } = body;
+        const accountKey = accountKeyOf(email, deps.auth.accountHashKey);
+        const ip = clientIp(req);
+        const event = { accountKey, ...(ip ? { ip } : {}) };
+        const issued = await deps.signInThrottle.serialised(accountKey, async () => {
+          // Checked before the password, and keyed by the address as typed, so the answer is
+          // the same whether or not the account exists (P10).
+          const waitMs = await deps.signInThrottle.retryAfterMs(accountKey, ip);
+          if (waitMs > 0) {
+            await deps.securityEvents.record({ type: 'signin_throttled', ...event });
+            const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+            res.setHeader('retry-after', String(seconds));
+            throw new AppError('TOO_MANY_ATTEMPTS', { retryAfterSeconds: seconds });
+          }
+          const user = await deps.users.findByEmail(email);
+          const matches = await deps.verifyPassword(password, user?.passwordHash ?? deps.decoyHash);
+          // One answer for unknown e-mail, wrong password and unverified account alike.
+          if (!user || !user.passwordHash || !matches || !user.verified) {
+            await deps.securityEvents.record({ type: 'signin_failed', ...event });
+            throw new AppError('INVALID_CREDENTIALS');
+          }
+          return deps.sessionService.start({
+            userId: user.id,
+            method: 'password',
+            userAgent: userAgentFamily(req.header('user-agent')),
+            ip,
+            accountKey,
+          });
+        });
+        return tokensFor(res, deps.auth, issued, refreshTokenIn);
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/auth/refresh',
+        summary:
+          'Exchange the refresh token (cookie with the x-telemoat-csrf: 1 header, or { refreshToken }) for new tokens; rotates it. 204 when no refresh token is presented',
+        tag: 'auth',
+        access: { kind: 'public' },
+        body: refreshBody,
+        response: tokensAnswer,
+        errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
+      },
+      async ({ req, res, body }) => {
+        const presented = refreshTokenOf(req, body);
+        if (!presented) {
+          // Nobody is signed in here: a plain answer, so a signed-out page load logs no error.
+          res.status(204).end();
+          return undefined;
+        }
+        const issued = await deps.sessionService.refresh(presented.token, clientIp(req));
+        if (!issued) {
+          clearRefreshCookie(res, deps.auth.cookies);
+          throw new AppError('UNAUTHENTICATED');
+        }
+        return tokensFor(res, deps.auth, issued, presented.from);
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/auth/logout',
+        summary:
+          'End the session of the bearer access token (or of the refresh token) at once (P9)',
+        tag: 'auth',
+        access: { kind: 'public' },
+        body: refreshBody,
+        status: 204,
+        errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
+      },
+      async ({ req, res, body }) => {
+        const session = await sessionOf(req, body);
+        if (session) await deps.sessions.revoke(session.sessionId, session.userId, 'logout');
+        clearRefreshCookie(res, deps.auth.cookies);
+        return undefined;
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/auth/logout-all',
+        summary: 'End every session of the user at once (P9)',
+        tag: 'auth',
+        access: { kind: 'public' },
+        body: refreshBody,
+        status: 204,
+        errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
+      },
+      async ({ req, res, body }) => {
+        const session = await sessionOf(req, body);
+        if (!session) throw new AppError('UNAUTHENTICATED');
+        await deps.sessions.revokeAll(session.userId, 'logout-all');
+        clearRefreshCookie(res, deps.auth.cookies);
+        return undefined;
+      },
+    ),
+    ...oidcRoutes(deps),
+  ];
+}

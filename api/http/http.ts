@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import { AppError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { MailUnavailableError } from '../../directory/mail/mailer.js';
+import { InfluxError } from '../../influx/influx.client.js';
+import type { TokenService } from '../auth/token.service.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+    log: Logger;
+    userId?: string;
+    /** The session of the access token; requireUser has checked that it is live (P9). */
+    sessionId?: string;
+  }
+}
+
+/** Parses one part of a request with its schema; a failure is a 400 with zod's findings. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  return result.data;
+}
+
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.header('x-request-id');
+    req.id = incoming && /^[\w-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    req.log = logger.child({ requestId: req.id });
+    res.setHeader('x-request-id', req.id);
+    next();
+  };
+}
+
+export function requireUser(tokens: TokenService): RequestHandler {
+  return (req, _res, next) => {
+    const header = req.header('authorization') ?? '';
+    const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(header);
+    const verified = match ? tokens.verify(match[1]!) : Promise.resolve(null);
+    verified.then((claims) => {
+      if (!claims) return next(new AppError('UNAUTHENTICATED'));
+      req.userId = claims.userId;
+      req.sessionId = claims.sessionId;
+      next();
+    }, next);
+  };
+}
+
+/** Every error leaves as `{ code, message, details? }`; nothing internal reaches the client. */
+export function errorHandler() {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appError = toAppError(err);
+    // req.log carries the request id, which the client also has (x-request-id).
+    if (appError.status >= 500) req.log.error({ err }, 'request failed');
+    // A stream already under way cannot turn into an error answer: cut it instead.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (appError.status === 503) res.setHeader('Retry-After', '5');
+    res.status(appError.status).json(appError.toBody());
+  };
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof SyntaxError && 'body' in err) return new AppError('VALIDATION_FAILED');
+  if (isBodyRefusal(err)) {
+    return new AppError('VALIDATION_FAILED', [{ path: '', message: err.message }]);
+  }
+  if (isUnavailable(err)) return new AppError('SERVICE_UNAVAILABLE');
+  return new AppError('INTERNAL');
+}
+
+/**
+ * express.json's own refusals of a body (too large, an unsupported charset or encoding): client
+ * errors with a `type` such as `entity.too.large` and a message meant to be shown.
+ */
+function isBodyRefusal(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  const { type, status, expose } = err as { type?: unknown; status?: unknown; expose?: unknown };
+  return (
+    typeof type === 'string' &&
+    expose === true &&
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500
+  );
+}
+
+/** Connection failures from pg, InfluxDB or the mail server: the API is fine, a service behind it is not. */
+function isUnavailable(err: unknown): boolean {
+  if (err instanceof InfluxError) return err.retryable;
+  if (err instanceof MailUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  // DOMException and others carry numeric codes; only string codes name a network failure.
+  const { code: raw } = err as { code?: unknown };
+  const code = typeof raw === 'string' ? raw : '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code) ||
+    // Postgres: admin shutdown, crash shutdown, cannot connect now, connection exceptions (08…).
+    ['57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/.test(
+      err.message,
+    )
+  );
+}

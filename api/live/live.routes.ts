@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { AppError } from '../../common/errors.js';
+import type { Device } from '../../directory/devices/devices.repository.js';
+import { deviceIdList } from '../export/export.routes.js';
+import type { LiveReading, LiveSubscriber } from './live-hub.js';
+import { defineRoute, type Route } from '../http/route.js';
+
+export interface LiveRoutesDeps {
+  devices: { listForOrg(orgId: string): Promise<Device[]> };
+  live: {
+    subscribe(
+      org: { orgId: string; tenantKey: string },
+      subscriber: LiveSubscriber,
+    ): Promise<() => void>;
+  };
+}
+
+/** A comment line every 15 s keeps proxies and load balancers from closing a quiet stream. */
+const HEARTBEAT_MS = 15_000;
+/** A client this far behind is not reading; its stream is cut rather than buffered further. */
+const MAX_BUFFERED_BYTES = 1_048_576;
+
+const orgParams = z.object({ orgId: z.uuid() });
+const liveQuery = z.strictObject({ devices: deviceIdList.optional() });
+
+/**
+ * New readings of the organisation's devices as Server-Sent Events (`event: reading`, data
+ * `{ time, deviceId, metric, value }`), each within about a second of reaching InfluxDB. The
+ * stream is authenticated like every call, with `Authorization: Bearer`: the dashboard reads
+ * it with fetch and a ReadableStream, since the browser's EventSource cannot send headers.
+ */
+export function liveRoutes(deps: LiveRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/orgs/:orgId/live',
+        summary: "New readings of the organisation's devices as they arrive (Server-Sent Events)",
+        tag: 'readings',
+        access: { kind: 'org', minRole: 'viewer' },
+        params: orgParams,
+        query: liveQuery,
+        produces: ['text/event-stream'],
+      },
+      async ({ req, res, org, query }) => {
+        let devices: Set<string> | null = null;
+        if (query.devices) {
+          const known = new Set((await deps.devices.listForOrg(org.orgId)).map((d) => d.id));
+          // Scoped by organisation: another organisation's device is a missing one.
+          if (!query.devices.every((id) => known.has(id))) throw new AppError('NOT_FOUND');
+          devices = new Set(query.devices);
+        }
+
+        const stream = {
+          open: false,
+          gone: false,
+          /** Frames sent before the headers went out. */
+          pending: [] as string[],
+          unsubscribe: undefined as (() => void) | undefined,
+          heartbeat: undefined as NodeJS.Timeout | undefined,
+        };
+        const write = (frame: string) => {
+          if (stream.gone) return;
+          if (!stream.open) {
+            stream.pending.push(frame);
+          } else if (res.writableLength > MAX_BUFFERED_BYTES) {
+            req.log.warn('live stream client is not reading; closing its stream');
+            res.destroy();
+          } else {
+            res.write(frame);
+          }
+        };
+        const finish = () => {
+          stream.gone = true;
+          clearInterval(stream.heartbeat);
+          stream.unsubscribe?.();
+        };
+        const subscriber: LiveSubscriber = {
+          devices,
+          send: (reading: LiveReading) =>
+            write(`event: reading\ndata: ${JSON.stringify(reading)}\n\n`),
+          end: () => {
+            finish();
+            res.end();
+          },
+        };
+        res.on('close', finish);
+        stream.unsubscribe = await deps.live.subscribe(org, subscriber);
+        if (stream.gone) {
+          stream.unsubscribe();
+          return undefined;
+        }
+
+        res.status(200);
+        res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+        // Never cached, never compressed or buffered on the way: events must arrive one by one.
+        res.setHeader('Cache-Control', 'no-store, no-transform');
+        res.setHeader('X-Accel-Buffering', 'no');
+        req.socket.setNoDelay(true);
+        req.socket.setTimeout(0);
+        res.flushHeaders();
+        stream.open = true;
+        // The reconnection delay EventSource-style clients use, and the frames queued meanwhile.
+        res.write(`retry: 2000\n\n${stream.pending.join('')}`);
+        stream.pending = [];
+        stream.heartbeat = setInterval(() => write(': heartbeat\n\n'), HEARTBEAT_MS);
+        return undefined;
+      },
+    ),
+  ];
+}

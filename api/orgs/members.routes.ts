@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { joinTimePattern, type MemberPosition } from '../../directory/organisations/members.repository.js';
+import type { Actor, Member } from '../../directory/organisations/members.service.js';
+import type { Role } from '../../directory/accounts/users.repository.js';
+import { cursorParam, decodeCursor, limitParam, pageOf } from '../http/page-cursor.js';
+import { defineRoute, roleRank, type Route } from '../http/route.js';
+
+export interface MembersRoutesDeps {
+  membersService: {
+    page(orgId: string, page: { limit: number; after?: MemberPosition }): Promise<Member[]>;
+    changeRole(actor: Actor, orgId: string, userId: string, role: Role): Promise<Role>;
+    remove(actor: Actor, orgId: string, userId: string): Promise<void>;
+    deleteAccount(actor: Actor, orgId: string, userId: string): Promise<void>;
+  };
+}
+
+const role = z.enum(['owner', 'admin', 'member', 'viewer']);
+const orgParams = z.object({ orgId: z.uuid() });
+const memberParams = orgParams.extend({ userId: z.uuid() });
+const listQuery = z.strictObject({ limit: limitParam(500, 100), cursor: cursorParam.optional() });
+const memberPosition = z.tuple([z.string().regex(joinTimePattern), z.uuid()]);
+const member = z.object({
+  userId: z.string(),
+  name: z.string().nullable(),
+  role,
+  joinedAt: z.iso.datetime(),
+  /** Only for owners and admins: the others see names and roles, not addresses. */
+  email: z.string().nullable().optional(),
+  /** Only for owners and admins: whether they may delete the account (P6). */
+  accountCreatedByOrganisation: z.boolean().optional(),
+});
+
+/**
+ * The organisation's members (P6). Every member sees who else is in the organisation by name
+ * and role; e-mail addresses only its owners and admins, who manage membership.
+ */
+export function membersRoutes(deps: MembersRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/orgs/:orgId/members',
+        summary: "The organisation's members; e-mail addresses for owners and admins only",
+        tag: 'members',
+        access: { kind: 'org', minRole: 'viewer' },
+        params: orgParams,
+        query: listQuery,
+        response: z.object({ members: z.array(member), nextCursor: z.string().nullable() }),
+      },
+      async ({ org, query }) => {
+        const after = query.cursor ? decodeCursor(memberPosition, query.cursor) : undefined;
+        const rows = await deps.membersService.page(org.orgId, {
+          limit: query.limit + 1,
+          ...(after ? { after: { joinedAt: after[0], userId: after[1] } } : {}),
+        });
+        const page = pageOf(rows, query.limit, (m) => [m.position, m.userId]);
+        const manages = roleRank[org.role] >= roleRank.admin;
+        return {
+          members: page.items.map((m) => ({
+            userId: m.userId,
+            name: m.name,
+            role: m.role,
+            joinedAt: m.joinedAt.toISOString(),
+            ...(manages
+              ? { email: m.email, accountCreatedByOrganisation: m.accountCreatedByOrganisation }
+              : {}),
+          })),
+          nextCursor: page.nextCursor,
+        };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'patch',
+        path: '/orgs/:orgId/members/:userId',
+        summary:
+          "Change a member's role; only owners make or change owners, and the last owner stays",
+        tag: 'members',
+        access: { kind: 'org', minRole: 'admin' },
+        params: memberParams,
+        body: z.strictObject({ role }),
+        response: z.object({ userId: z.string(), role }),
+        errors: ['CONFLICT'],
+      },
+      async ({ org, params, body, userId }) => ({
+        userId: params.userId,
+        role: await deps.membersService.changeRole({ userId }, org.orgId, params.userId, body.role),
+      }),
+    ),
+    defineRoute(
+      {
+        method: 'delete',
+        path: '/orgs/:orgId/members/:userId',
+        summary: 'Remove a member from the organisation; the account stays',
+        tag: 'members',
+        access: { kind: 'org', minRole: 'admin' },
+        params: memberParams,
+        status: 204,
+        errors: ['CONFLICT'],
+      },
+      async ({ org, params, userId }) => {
+        await deps.membersService.remove({ userId }, org.orgId, params.userId);
+        return undefined;
+      },
+    ),
+    defineRoute(
+      {
+        method: 'delete',
+        path: '/orgs/:orgId/members/:userId/account',
+        summary:
+          "Delete a member's whole account: only one the organisation's invitation created and that belongs to no other organisation (P6)",
+        tag: 'members',
+        access: { kind: 'org', minRole: 'admin' },
+        params: memberParams,
+        status: 204,
+        errors: ['CONFLICT'],
+      },
+      async ({ org, params, userId }) => {
+        await deps.membersService.deleteAccount({ userId }, org.orgId, params.userId);
+        return undefined;
+      },
+    ),
+  ];
+}

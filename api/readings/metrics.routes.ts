@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { metricPattern } from '../../common/ids.js';
+import type { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
+import type { MetricDescription } from '../../directory/organisations/metric-units.repository.js';
+import { defineRoute, type Route } from '../http/route.js';
+
+export interface MetricsRoutesDeps {
+  metricUnits: {
+    listForOrg(orgId: string): Promise<MetricDescription[]>;
+    describe(orgId: string, description: MetricDescription): Promise<void>;
+  };
+  readings: { metrics(tenantKey: string): Promise<string[]> };
+  auditLog: Pick<AuditLogRepository, 'record'>;
+}
+
+/**
+ * Units an organisation may choose: SI and common derived units, as short printable strings.
+ * An allowlist keeps the catalogue a catalogue, not free text shown to every member.
+ */
+export const METRIC_UNITS = [
+  '',
+  '%',
+  '°C',
+  '°F',
+  'K',
+  'Pa',
+  'hPa',
+  'kPa',
+  'bar',
+  'mbar',
+  'V',
+  'mV',
+  'A',
+  'mA',
+  'W',
+  'kW',
+  'Wh',
+  'kWh',
+  'Hz',
+  'lx',
+  'ppm',
+  'ppb',
+  'µg/m³',
+  'mg/m³',
+  'dB',
+  'dBm',
+  'm',
+  'cm',
+  'mm',
+  'km',
+  'm/s',
+  'km/h',
+  'l',
+  'ml',
+  'm³',
+  'l/min',
+  'm³/h',
+  'g',
+  'kg',
+  't',
+  's',
+  'min',
+  'h',
+  '°',
+  'pH',
+  'µS/cm',
+  'mS/cm',
+  'NTU',
+  'count',
+] as const;
+
+const metricParams = z.object({
+  orgId: z.uuid(),
+  metric: z.string().regex(metricPattern),
+});
+const describeBody = z.strictObject({
+  unit: z.enum(METRIC_UNITS),
+  label: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+});
+const metricEntry = z.object({
+  metric: z.string(),
+  unit: z.string().nullable(),
+  label: z.string().nullable(),
+  /** Whether the organisation's devices have readings of it (raw or rollups). */
+  reported: z.boolean(),
+});
+
+/** The metric catalogue: what the organisation's devices report, with its units and labels. */
+export function metricsRoutes(deps: MetricsRoutesDeps): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/orgs/:orgId/metrics',
+        summary:
+          "The metrics the organisation's devices report, with the units and labels it gave them",
+        tag: 'metrics',
+        access: { kind: 'org', minRole: 'viewer' },
+        params: z.object({ orgId: z.uuid() }),
+        response: z.object({ metrics: z.array(metricEntry), units: z.array(z.string()) }),
+      },
+      async ({ org }) => {
+        const [reported, described] = await Promise.all([
+          deps.readings.metrics(org.tenantKey),
+          deps.metricUnits.listForOrg(org.orgId),
+        ]);
+        const descriptions = new Map(described.map((d) => [d.metric, d]));
+        const names = [...new Set([...reported, ...descriptions.keys()])].sort();
+        const seen = new Set(reported);
+        return {
+          metrics: names.map((metric) => ({
+            metric,
+            unit: descriptions.get(metric)?.unit ?? null,
+            label: descriptions.get(metric)?.label ?? null,
+            reported: seen.has(metric),
+          })),
+          units: [...METRIC_UNITS],
+        };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'put',
+        path: '/orgs/:orgId/metrics/:metric',
+        summary: 'Set the unit and label of a metric',
+        tag: 'metrics',
+        access: { kind: 'org', minRole: 'admin' },
+        params: metricParams,
+        body: describeBody,
+        response: metricEntry.omit({ reported: true }),
+      },
+      async ({ org, params, body, userId }) => {
+        const description = { metric: params.metric, unit: body.unit, label: body.label };
+        await deps.metricUnits.describe(org.orgId, description);
+        await deps.auditLog.record({
+          userId,
+          actorUserId: userId,
+          action: 'metric.described',
+          details: { orgId: org.orgId, metric: params.metric },
+        });
+        return description;
+      },
+    ),
+  ];
+}

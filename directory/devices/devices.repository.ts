@@ -1,0 +1,173 @@
+import type pg from 'pg';
+import { newDeviceId, newDeviceSecret, newPseudonym } from '../../common/ids.js';
+import { hashDeviceSecret } from '../../common/secret-hash.js';
+import { transaction } from '../db/transaction.js';
+
+export interface Device {
+  id: string;
+  orgId: string;
+  displayName: string;
+  pseudonym: string;
+  status: DeviceStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type DeviceStatus = 'active' | 'disabled';
+
+/** Where a page of devices ends: the next page starts after this name and id. */
+export interface DevicePosition {
+  name: string;
+  id: string;
+}
+
+interface DeviceRow {
+  id: string;
+  org_id: string;
+  display_name: string;
+  pseudonym: string;
+  status: DeviceStatus;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const columns = 'id, org_id, display_name, pseudonym, status, created_at, updated_at';
+
+const toDevice = (r: DeviceRow): Device => ({
+  id: r.id,
+  orgId: r.org_id,
+  displayName: r.display_name,
+  pseudonym: r.pseudonym,
+  status: r.status,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class DevicesRepository {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Registers a device and returns its secret. The secret exists in plaintext only in this
+   * return value: it is shown once to whoever provisions the device and stored hashed (P12).
+   */
+  async provision(
+    orgId: string,
+    displayName: string,
+    id: string = newDeviceId(),
+  ): Promise<{ device: Device; secret: string }> {
+    const secret = newDeviceSecret();
+    const secretHash = hashDeviceSecret(secret);
+    return transaction(this.pool, async (client) => {
+      const { rows } = await client.query<DeviceRow>(
+        `INSERT INTO devices (id, org_id, display_name, pseudonym) VALUES ($1, $2, $3, $4)
+         RETURNING ${columns}`,
+        [id, orgId, displayName, newPseudonym()],
+      );
+      await client.query(
+        'INSERT INTO device_credentials (device_id, secret_hash) VALUES ($1, $2)',
+        [id, secretHash],
+      );
+      return { device: toDevice(rows[0]!), secret };
+    });
+  }
+
+  async listForOrg(orgId: string): Promise<Device[]> {
+    const { rows } = await this.pool.query<DeviceRow>(
+      `SELECT ${columns} FROM devices WHERE org_id = $1 ORDER BY display_name, id`,
+      [orgId],
+    );
+    return rows.map(toDevice);
+  }
+
+  /** Scoped by organisation, so a device of another organisation is simply not found. */
+  async findInOrg(orgId: string, deviceId: string): Promise<Device | null> {
+    const { rows } = await this.pool.query<DeviceRow>(
+      `SELECT ${columns} FROM devices WHERE org_id = $1 AND id = $2`,
+      [orgId, deviceId],
+    );
+    return rows[0] ? toDevice(rows[0]) : null;
+  }
+
+  /** One page of the organisation's devices by name, then id, starting after `after`. */
+  async pageForOrg(
+    orgId: string,
+    page: { limit: number; after?: DevicePosition },
+  ): Promise<Device[]> {
+    const { rows } = await this.pool.query<DeviceRow>(
+      `SELECT ${columns} FROM devices
+       WHERE org_id = $1 AND ($3::text IS NULL OR (display_name, id) > ($3::text, $4::text))
+       ORDER BY display_name, id LIMIT $2`,
+      [orgId, page.limit, page.after?.name ?? null, page.after?.id ?? null],
+    );
+    return rows.map(toDevice);
+  }
+
+  /** Those of `deviceIds` that belong to the organisation; others are simply absent. */
+  async findManyInOrg(orgId: string, deviceIds: readonly string[]): Promise<Device[]> {
+    const { rows } = await this.pool.query<DeviceRow>(
+      `SELECT ${columns} FROM devices WHERE org_id = $1 AND id = ANY($2::text[])`,
+      [orgId, [...deviceIds]],
+    );
+    return rows.map(toDevice);
+  }
+
+  async rename(orgId: string, deviceId: string, displayName: string): Promise<Device | null> {
+    return this.update(orgId, deviceId, 'display_name = $3', [displayName]);
+  }
+
+  /** Disabling makes the broker refuse the device and drop its session at its next re-check. */
+  async setStatus(orgId: string, deviceId: string, status: DeviceStatus): Promise<Device | null> {
+    return this.update(orgId, deviceId, 'status = $3', [status]);
+  }
+
+  /**
+   * Replaces the device's secret and returns the new one, shown once like at provisioning. The
+   * broker's re-check sees the changed hash and drops a session signed in with the old secret.
+   */
+  async rotateSecret(
+    orgId: string,
+    deviceId: string,
+  ): Promise<{ device: Device; secret: string } | null> {
+    const secret = newDeviceSecret();
+    const secretHash = hashDeviceSecret(secret);
+    return transaction(this.pool, async (client) => {
+      const { rows } = await client.query<DeviceRow>(
+        `UPDATE devices SET updated_at = now() WHERE org_id = $1 AND id = $2 RETURNING ${columns}`,
+        [orgId, deviceId],
+      );
+      if (!rows[0]) return null;
+      await client.query(
+        'UPDATE device_credentials SET secret_hash = $2, rotated_at = now() WHERE device_id = $1',
+        [deviceId, secretHash],
+      );
+      return { device: toDevice(rows[0]), secret };
+    });
+  }
+
+  /**
+   * Removes the device and its credentials (cascade) from the directory. Its readings stay in
+   * InfluxDB under its pseudonym and the organisation's tenant key until the organisation's
+   * telemetry is deleted; no name points to that pseudonym any more.
+   */
+  async remove(orgId: string, deviceId: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'DELETE FROM devices WHERE org_id = $1 AND id = $2',
+      [orgId, deviceId],
+    );
+    return rowCount === 1;
+  }
+
+  private async update(
+    orgId: string,
+    deviceId: string,
+    set: string,
+    values: unknown[],
+  ): Promise<Device | null> {
+    const { rows } = await this.pool.query<DeviceRow>(
+      `UPDATE devices SET ${set}, updated_at = now() WHERE org_id = $1 AND id = $2
+       RETURNING ${columns}`,
+      [orgId, deviceId, ...values],
+    );
+    return rows[0] ? toDevice(rows[0]) : null;
+  }
+}

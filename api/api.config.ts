@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { brokerConfigSchema } from '../broker/broker.config.js';
 import { env } from '../common/config.js';
 import { directoryKeysShape } from '../directory/crypto/crypto.config.js';
 import { parseOidcProviders } from '../directory/sessions/oidc.service.js';
@@ -15,7 +14,7 @@ export const apiConfigSchema = z.object({
   INFLUX_API_USER: env.name().default('telemoat_api'),
   INFLUX_API_PASSWORD: env.secret(),
   /** Days InfluxDB keeps raw readings: older ranges are read from the rollups (setup's key). */
-  RAW_RETENTION_DAYS: brokerConfigSchema.shape.RAW_RETENTION_DAYS,
+  RAW_RETENTION_DAYS: env.rawRetentionDays(),
   /** Where devices reach the broker, for the example command shown with a new secret. */
   MQTT_PUBLIC_URL: env.url(['mqtt:', 'mqtts:']).default('mqtt://127.0.0.1:1883'),
   /** Ed25519 private key, PKCS#8 PEM; `\n` escapes are accepted for one-line env files. */

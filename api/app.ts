@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { Role } from '../directory/accounts/users.repository.js';
+import type { Role } from '../directory/organisations/roles.js';
 import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
 import { devicesRoutes, type DevicesRoutesDeps } from './devices/devices.routes.js';
 import { exportRoutes, type ExportRoutesDeps } from './export/export.routes.js';

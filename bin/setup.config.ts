@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { brokerConfigSchema } from '../broker/broker.config.js';
 import { env } from '../common/config.js';
 
 /** The set-up step: creates databases, roles and users, and applies migrations. */
@@ -18,11 +17,7 @@ export const setupConfigSchema = z.object({
   INFLUX_INGEST_PASSWORD: env.secret(),
   INFLUX_API_USER: env.name().default('telemoat_api'),
   INFLUX_API_PASSWORD: env.secret(),
-  /**
-   * Days InfluxDB keeps raw readings. The broker refuses readings older than its key of the same
-   * name, so both use one definition: a reading it accepts must not be expired on arrival.
-   */
-  RAW_RETENTION_DAYS: brokerConfigSchema.shape.RAW_RETENTION_DAYS,
+  RAW_RETENTION_DAYS: env.rawRetentionDays(),
   /** Days the 1-minute and 1-hour rollups are kept. */
   ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(730),
 });

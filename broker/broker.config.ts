@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { env } from '../common/config.js';
+import { READING_FUTURE_SLACK_MS } from '../common/limits.js';
 
 /** The broker process: MQTT for devices, with the ingest pipeline and its spool in-process. */
 export const brokerConfigSchema = z
@@ -32,10 +33,10 @@ export const brokerConfigSchema = z
     SPOOL_MAX_BYTES: z.coerce.number().int().min(1_048_576).default(1_073_741_824),
     INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(64).max(1_048_576).default(65_536),
     INGEST_MAX_READINGS: z.coerce.number().int().min(1).max(100_000).default(1000),
-    INGEST_MAX_FUTURE_MS: env.duration(5 * 60_000),
+    INGEST_MAX_FUTURE_MS: env.duration(READING_FUTURE_SLACK_MS),
     /** Publishes being made durable at once; past it, connections wait (broker/ingest-window.ts). */
     INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(2000),
-    RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    RAW_RETENTION_DAYS: env.rawRetentionDays(),
   })
   .refine((c) => (c.MQTT_TLS_CERT_FILE === undefined) === (c.MQTT_TLS_KEY_FILE === undefined), {
     message: 'set both MQTT_TLS_CERT_FILE and MQTT_TLS_KEY_FILE, or neither',

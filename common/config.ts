@@ -41,6 +41,12 @@ export const env = {
   name: () => z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must match ^[a-z][a-z0-9_]{0,62}$'),
   logLevel: () =>
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Days InfluxDB keeps raw readings. Set-up's retention policy, the broker's oldest accepted
+   * reading and the API's choice of storage tier read this one key: a reading the broker
+   * accepts must not be expired on arrival.
+   */
+  rawRetentionDays: () => z.coerce.number().int().min(1).max(3650).default(30),
   duration: (fallbackMs: number) => z.coerce.number().int().positive().default(fallbackMs),
 };
 

@@ -1,9 +1,13 @@
 import { z } from 'zod';
+import { roleSchema } from '../../directory/organisations/roles.js';
 import type { AuditEntry } from '../../directory/accounts/audit-log.repository.js';
-import type { Membership, ProfilePatch, UserProfile } from '../../directory/accounts/users.repository.js';
+import type {
+  Membership,
+  ProfilePatch,
+  UserProfile,
+} from '../../directory/accounts/users.repository.js';
 import {
   emailAddress,
-  invitableRole,
   mailSettings,
   personName,
   phoneNumber,
@@ -50,7 +54,7 @@ const profileAnswer = z.object({
   phone: z.string().nullable(),
   address: z.string().nullable(),
   settings: z.object({ omitNamesInEmail: z.boolean() }),
-  organisations: z.array(z.object({ id: z.string(), name: z.string(), role: invitableRole })),
+  organisations: z.array(z.object({ id: z.string(), name: z.string(), role: roleSchema })),
 });
 
 const auditAnswer = z.object({

@@ -15,7 +15,10 @@ import { clientIp, userAgentFamily } from '../http/client-info.js';
 import { oidcRoutes, type OidcRoutesDeps } from './oidc.routes.js';
 import { defineRoute, type Route } from '../http/route.js';
 import type { IssuedTokens, SessionService } from '../../directory/sessions/session.service.js';
-import { accountKeyOf, type SignInThrottle } from '../../directory/sessions/sign-in-throttle.service.js';
+import {
+  accountKeyOf,
+  type SignInThrottle,
+} from '../../directory/sessions/sign-in-throttle.service.js';
 import type { TokenService } from './token.service.js';
 
 export interface AuthSettings {

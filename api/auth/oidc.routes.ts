@@ -13,7 +13,11 @@ import {
   type CookieSettings,
 } from '../http/cookies.js';
 import { clientIp, userAgentFamily } from '../http/client-info.js';
-import { newAuthorizationSecrets, OidcError, type OidcClient } from '../../directory/sessions/oidc.service.js';
+import {
+  newAuthorizationSecrets,
+  OidcError,
+  type OidcClient,
+} from '../../directory/sessions/oidc.service.js';
 import { defineRoute, type Route } from '../http/route.js';
 import type { SessionService } from '../../directory/sessions/session.service.js';
 import { accountKeyOf } from '../../directory/sessions/sign-in-throttle.service.js';

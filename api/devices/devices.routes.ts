@@ -1,8 +1,16 @@
 import { z } from 'zod';
 import { AppError } from '../../common/errors.js';
+import { READING_FUTURE_SLACK_MS } from '../../common/limits.js';
 import { deviceIdPattern, metricPattern } from '../../common/ids.js';
-import type { AuditAction, AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
-import type { Device, DevicePosition, DeviceStatus } from '../../directory/devices/devices.repository.js';
+import type {
+  AuditAction,
+  AuditLogRepository,
+} from '../../directory/accounts/audit-log.repository.js';
+import type {
+  Device,
+  DevicePosition,
+  DeviceStatus,
+} from '../../directory/devices/devices.repository.js';
 import type { Presence } from '../../influx/presence.reader.js';
 import type {
   ManyAggregateQuery,
@@ -11,8 +19,9 @@ import type {
   ReadingRow,
   ReadingsRange,
 } from '../../influx/readings.reader.js';
-import { cursorParam, decodeCursor, limitParam, pageOf } from '../http/page-cursor.js';
+import { decodeCursor, limitParam, pageOf } from '../http/page-cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
+import { deviceParams, isoTime, orgParams, pageQuery } from '../http/params.js';
 
 export interface DevicesRoutesDeps {
   devices: {
@@ -42,16 +51,12 @@ export interface DevicesRoutesDeps {
   now?: () => number;
 }
 
-const orgParams = z.object({ orgId: z.uuid() });
-const deviceParams = orgParams.extend({ deviceId: z.string().regex(deviceIdPattern) });
-const isoTime = z.iso.datetime({ offset: true });
 const readingsQuery = z.strictObject({
   metric: z.string().regex(metricPattern).optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
   limit: limitParam(10_000, 1000),
 });
-const listQuery = z.strictObject({ limit: limitParam(500, 100), cursor: cursorParam.optional() });
 const devicePosition = z.tuple([z.string().min(1).max(200), z.string().regex(deviceIdPattern)]);
 
 /** What people call a device: one line of printable text. */
@@ -119,9 +124,6 @@ const aggregatePoint = z.object({
 const rawPoint = z.object({ time: z.iso.datetime(), value: z.union([z.number(), z.boolean()]) });
 
 const DAY_MS = 86_400_000;
-/** Devices may stamp readings up to five minutes ahead (docs/devices.md). */
-const FUTURE_SLACK_MS = 5 * 60_000;
-
 const iso = (ms: number | Date) => new Date(ms).toISOString();
 
 function details(device: Device) {
@@ -151,7 +153,6 @@ export function mosquittoPubExample(brokerUrl: string, deviceId: string, secret:
 
 /** Devices and their readings, for members of the organisation that owns them (P2). */
 export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
-
   /** Scoped by organisation, so another organisation's device answers as a missing one. */
   async function deviceOf(orgId: string, deviceId: string): Promise<Device> {
     const device = await deps.devices.findInOrg(orgId, deviceId);
@@ -169,7 +170,9 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
     deps.auditLog.record({ userId, actorUserId: userId, action, details: { orgId, deviceId } });
 
   function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
-    const to = query.to ? new Date(query.to) : new Date((deps.now ?? Date.now)() + FUTURE_SLACK_MS);
+    const to = query.to
+      ? new Date(query.to)
+      : new Date((deps.now ?? Date.now)() + READING_FUTURE_SLACK_MS);
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - DAY_MS);
     if (from >= to) {
       throw new AppError('VALIDATION_FAILED', [{ path: 'from', message: 'must be before to' }]);
@@ -214,7 +217,7 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         tag: 'devices',
         access: { kind: 'org', minRole: 'viewer' },
         params: orgParams,
-        query: listQuery,
+        query: pageQuery,
         response: z.object({ devices: z.array(deviceSummary), nextCursor: z.string().nullable() }),
       },
       async ({ org, query }) => {

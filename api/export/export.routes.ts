@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../common/errors.js';
+import { READING_FUTURE_SLACK_MS } from '../../common/limits.js';
 import { deviceIdPattern } from '../../common/ids.js';
 import type { Device } from '../../directory/devices/devices.repository.js';
 import {
@@ -9,17 +10,13 @@ import {
   type ExportRange,
 } from '../../influx/readings.export.js';
 import { defineRoute, type Route } from '../http/route.js';
+import { orgParams } from '../http/params.js';
 
 export interface ExportRoutesDeps {
   devices: { listForOrg(orgId: string): Promise<Device[]> };
   readingsExport: { stream(range: ExportRange): AsyncIterable<ExportedReading[]> };
   now?: () => number;
 }
-
-/** Devices may stamp readings up to five minutes ahead (docs/devices.md). */
-const FUTURE_SLACK_MS = 5 * 60_000;
-
-const orgParams = z.object({ orgId: z.uuid() });
 
 /** `devices=id1,id2`: a comma-separated list of the organisation's device ids. */
 export const deviceIdList = z
@@ -137,7 +134,9 @@ export function exportRoutes(deps: ExportRoutesDeps): Route[] {
         produces: ['text/csv', 'application/x-ndjson'],
       },
       async ({ req, res, org, query }) => {
-        const to = query.to ? new Date(query.to) : new Date((deps.now ?? Date.now)() + FUTURE_SLACK_MS);
+        const to = query.to
+          ? new Date(query.to)
+          : new Date((deps.now ?? Date.now)() + READING_FUTURE_SLACK_MS);
         // By default everything: the raw retention policy bounds what is still stored.
         const from = query.from ? new Date(query.from) : new Date(0);
         if (from >= to) {

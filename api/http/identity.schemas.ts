@@ -30,6 +30,5 @@ export const postalAddress = z
 export const newPassword = z.string().max(1024);
 export const termsVersion = z.string().min(1).max(64);
 export const oneTimeToken = z.string().regex(oneTimeTokenPattern, 'is not a link token');
-export const invitableRole = z.enum(['owner', 'admin', 'member', 'viewer']);
 export const region = z.string().regex(/^[a-z]{2,16}$/);
 export const mailSettings = z.strictObject({ omitNamesInEmail: z.boolean().optional() });

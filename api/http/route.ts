@@ -1,7 +1,8 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import { AppError, type ErrorCode } from '../../common/errors.js';
-import type { Role } from '../../directory/accounts/users.repository.js';
+import { hasRole, type Role } from '../../directory/organisations/roles.js';
+import type { PlatformRole } from '../../directory/security/platform-roles.repository.js';
 import { parse } from './http.js';
 
 /** Who may call a route. Organisation routes resolve the caller's membership from Postgres. */
@@ -9,9 +10,7 @@ export type Access =
   | { kind: 'public' }
   | { kind: 'user' }
   | { kind: 'org'; minRole: Role }
-  | { kind: 'platform'; role: 'security' };
-
-export const roleRank: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+  | { kind: 'platform'; role: PlatformRole };
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -83,7 +82,7 @@ export function defineRoute<
 export interface MountDeps {
   requireUser: RequestHandler;
   membership(orgId: string, userId: string): Promise<{ role: Role; tenantKey: string } | null>;
-  hasPlatformRole(userId: string, role: 'security'): Promise<boolean>;
+  hasPlatformRole(userId: string, role: PlatformRole): Promise<boolean>;
 }
 
 const orgIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -97,7 +96,7 @@ async function orgContext(deps: MountDeps, req: Request, minRole: Role, userId: 
   if (typeof orgId !== 'string' || !orgIdPattern.test(orgId)) throw new AppError('NOT_FOUND');
   const membership = await deps.membership(orgId, userId);
   if (!membership) throw new AppError('NOT_FOUND');
-  if (roleRank[membership.role] < roleRank[minRole]) throw new AppError('FORBIDDEN');
+  if (!hasRole(membership.role, minRole)) throw new AppError('FORBIDDEN');
   return { orgId, ...membership };
 }
 

@@ -4,6 +4,7 @@ import type { Device } from '../../directory/devices/devices.repository.js';
 import { deviceIdList } from '../export/export.routes.js';
 import type { LiveReading, LiveSubscriber } from './live-hub.js';
 import { defineRoute, type Route } from '../http/route.js';
+import { orgParams } from '../http/params.js';
 
 export interface LiveRoutesDeps {
   devices: { listForOrg(orgId: string): Promise<Device[]> };
@@ -20,7 +21,6 @@ const HEARTBEAT_MS = 15_000;
 /** A client this far behind is not reading; its stream is cut rather than buffered further. */
 const MAX_BUFFERED_BYTES = 1_048_576;
 
-const orgParams = z.object({ orgId: z.uuid() });
 const liveQuery = z.strictObject({ devices: deviceIdList.optional() });
 
 /**

@@ -1,13 +1,8 @@
 import { z } from 'zod';
+import { roleSchema } from '../../directory/organisations/roles.js';
 import type { AcceptInvitationRequest } from '../../directory/organisations/organisations.service.js';
-import type { Role } from '../../directory/accounts/users.repository.js';
-import {
-  invitableRole,
-  newPassword,
-  oneTimeToken,
-  personName,
-  termsVersion,
-} from '../http/identity.schemas.js';
+import type { Role } from '../../directory/organisations/roles.js';
+import { newPassword, oneTimeToken, personName, termsVersion } from '../http/identity.schemas.js';
 import { defineRoute, type Route } from '../http/route.js';
 
 export interface InvitationsRoutesDeps {
@@ -35,7 +30,7 @@ export function invitationsRoutes(deps: InvitationsRoutesDeps): Route[] {
         tag: 'organisations',
         access: { kind: 'public' },
         body: acceptBody,
-        response: z.object({ organisation: z.object({ id: z.string(), role: invitableRole }) }),
+        response: z.object({ organisation: z.object({ id: z.string(), role: roleSchema }) }),
         errors: ['TOKEN_INVALID', 'WEAK_PASSWORD', 'TERMS_NOT_ACCEPTED', 'INVALID_CREDENTIALS'],
       },
       async ({ body }) => {

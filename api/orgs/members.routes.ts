@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { joinTimePattern, type MemberPosition } from '../../directory/organisations/members.repository.js';
+import {
+  joinTimePattern,
+  type MemberPosition,
+} from '../../directory/organisations/members.repository.js';
 import type { Actor, Member } from '../../directory/organisations/members.service.js';
-import type { Role } from '../../directory/accounts/users.repository.js';
-import { cursorParam, decodeCursor, limitParam, pageOf } from '../http/page-cursor.js';
-import { defineRoute, roleRank, type Route } from '../http/route.js';
+import { hasRole, roleSchema, type Role } from '../../directory/organisations/roles.js';
+import { decodeCursor, pageOf } from '../http/page-cursor.js';
+import { defineRoute, type Route } from '../http/route.js';
+import { orgParams, pageQuery } from '../http/params.js';
 
 export interface MembersRoutesDeps {
   membersService: {
@@ -14,15 +18,12 @@ export interface MembersRoutesDeps {
   };
 }
 
-const role = z.enum(['owner', 'admin', 'member', 'viewer']);
-const orgParams = z.object({ orgId: z.uuid() });
 const memberParams = orgParams.extend({ userId: z.uuid() });
-const listQuery = z.strictObject({ limit: limitParam(500, 100), cursor: cursorParam.optional() });
 const memberPosition = z.tuple([z.string().regex(joinTimePattern), z.uuid()]);
 const member = z.object({
   userId: z.string(),
   name: z.string().nullable(),
-  role,
+  role: roleSchema,
   joinedAt: z.iso.datetime(),
   /** Only for owners and admins: the others see names and roles, not addresses. */
   email: z.string().nullable().optional(),
@@ -44,7 +45,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
         tag: 'members',
         access: { kind: 'org', minRole: 'viewer' },
         params: orgParams,
-        query: listQuery,
+        query: pageQuery,
         response: z.object({ members: z.array(member), nextCursor: z.string().nullable() }),
       },
       async ({ org, query }) => {
@@ -54,7 +55,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
           ...(after ? { after: { joinedAt: after[0], userId: after[1] } } : {}),
         });
         const page = pageOf(rows, query.limit, (m) => [m.position, m.userId]);
-        const manages = roleRank[org.role] >= roleRank.admin;
+        const manages = hasRole(org.role, 'admin');
         return {
           members: page.items.map((m) => ({
             userId: m.userId,
@@ -78,8 +79,8 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
         tag: 'members',
         access: { kind: 'org', minRole: 'admin' },
         params: memberParams,
-        body: z.strictObject({ role }),
-        response: z.object({ userId: z.string(), role }),
+        body: z.strictObject({ role: roleSchema }),
+        response: z.object({ userId: z.string(), role: roleSchema }),
         errors: ['CONFLICT'],
       },
       async ({ org, params, body, userId }) => ({

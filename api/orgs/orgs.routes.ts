@@ -1,16 +1,17 @@
 import { z } from 'zod';
+import { roleSchema } from '../../directory/organisations/roles.js';
 import type { Organisation } from '../../directory/organisations/organisations.repository.js';
 import type { InvitationRequest } from '../../directory/organisations/organisations.service.js';
-import type { Role } from '../../directory/accounts/users.repository.js';
+import type { Role } from '../../directory/organisations/roles.js';
 import {
   emailAddress,
-  invitableRole,
   organisationName,
   personName,
   postalAddress,
   region,
 } from '../http/identity.schemas.js';
 import { defineRoute, type Route } from '../http/route.js';
+import { orgParams } from '../http/params.js';
 
 export interface OrgsRoutesDeps {
   organisationsService: {
@@ -31,11 +32,10 @@ const createBody = z.strictObject({
   address: postalAddress.optional(),
   region: region.optional(),
 });
-const orgParams = z.object({ orgId: z.uuid() });
 const inviteBody = z.strictObject({
   email: emailAddress,
   name: personName,
-  role: invitableRole.default('member'),
+  role: roleSchema.default('member'),
 });
 
 /** Creating organisations and inviting people into them (P6). */
@@ -81,7 +81,7 @@ export function orgsRoutes(deps: OrgsRoutesDeps): Route[] {
         body: inviteBody,
         status: 201,
         response: z.object({
-          invitation: z.object({ role: invitableRole, expiresAt: z.iso.datetime() }),
+          invitation: z.object({ role: roleSchema, expiresAt: z.iso.datetime() }),
         }),
         errors: ['CONFLICT'],
       },

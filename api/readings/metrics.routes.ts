@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { metricPattern } from '../../common/ids.js';
 import type { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
 import type { MetricDescription } from '../../directory/organisations/metric-units.repository.js';
 import { defineRoute, type Route } from '../http/route.js';
+import { metricName, orgParams } from '../http/params.js';
 
 export interface MetricsRoutesDeps {
   metricUnits: {
@@ -69,10 +69,7 @@ export const METRIC_UNITS = [
   'count',
 ] as const;
 
-const metricParams = z.object({
-  orgId: z.uuid(),
-  metric: z.string().regex(metricPattern),
-});
+const metricParams = orgParams.extend({ metric: metricName });
 const describeBody = z.strictObject({
   unit: z.enum(METRIC_UNITS),
   label: z
@@ -101,7 +98,7 @@ export function metricsRoutes(deps: MetricsRoutesDeps): Route[] {
           "The metrics the organisation's devices report, with the units and labels it gave them",
         tag: 'metrics',
         access: { kind: 'org', minRole: 'viewer' },
-        params: z.object({ orgId: z.uuid() }),
+        params: orgParams,
         response: z.object({ metrics: z.array(metricEntry), units: z.array(z.string()) }),
       },
       async ({ org }) => {

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { PlatformRole } from '../../directory/security/platform-roles.repository.js';
-import type { SecurityEvent, SecurityEventType } from '../../directory/security/security-events.repository.js';
+import {
+  securityEventTypes,
+  type SecurityEvent,
+  type SecurityEventType,
+} from '../../directory/security/security-events.repository.js';
 import { defineRoute, type Route } from '../http/route.js';
 
 export interface SecurityRoutesDeps {
@@ -14,13 +18,7 @@ export interface SecurityRoutesDeps {
   };
 }
 
-const eventType = z.enum([
-  'signin_failed',
-  'signin_throttled',
-  'signin_succeeded',
-  'refresh_token_reused',
-  'oidc_failed',
-]);
+const eventType = z.enum(securityEventTypes);
 
 const eventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -4,8 +4,8 @@ import type { DataKey } from '../crypto/data-key.js';
 import { DataKeysRepository } from '../crypto/data-keys.repository.js';
 import { organisationField, userField } from '../crypto/sealed-fields.js';
 import { transaction, type Queryable } from '../db/transaction.js';
+import type { Role } from '../organisations/roles.js';
 
-export type Role = 'owner' | 'admin' | 'member' | 'viewer';
 export type UserOrigin = 'signup' | 'invitation' | 'admin';
 
 export interface UserRecord {

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from '../db/transaction.js';
 
 export interface SecurityRetention {
   /** Days security events (with their IP addresses) are kept (P10); default 30. */
@@ -16,8 +16,6 @@ export interface PurgeCounts {
   refreshTokens: number;
   oidcLogins: number;
 }
-
-type Queryable = Pick<pg.Pool, 'query'>;
 
 /**
  * The retention job for sign-in data: deletes security events older than their retention

@@ -1,4 +1,4 @@
-import type { Role } from '../accounts/users.repository.js';
+import type { Role } from '../organisations/roles.js';
 
 /**
  * The e-mails the directory sends, as plain text. Ordinary e-mail is not secure, so each one

@@ -1,6 +1,6 @@
 import { hashOneTimeToken, newOneTimeToken } from '../crypto/one-time-token.js';
 import type { Queryable } from '../db/transaction.js';
-import type { Role } from '../accounts/users.repository.js';
+import type { Role } from './roles.js';
 
 export interface Invitation {
   orgId: string;

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/transaction.js';
-import type { Role } from '../accounts/users.repository.js';
+import type { Role } from './roles.js';
 
 export interface MemberRow {
   userId: string;

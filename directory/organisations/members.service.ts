@@ -3,9 +3,8 @@ import { AuditLogRepository } from '../accounts/audit-log.repository.js';
 import type { DirectoryCrypto } from '../crypto/crypto.config.js';
 import { MembersRepository, type MemberPosition } from './members.repository.js';
 import { transaction, type Queryable } from '../db/transaction.js';
-import { UsersRepository, type Role } from '../accounts/users.repository.js';
-
-const rank: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+import { UsersRepository } from '../accounts/users.repository.js';
+import { hasRole, type Role } from './roles.js';
 
 export interface Member {
   userId: string;
@@ -126,7 +125,7 @@ export class MembersService {
     const actorRole = roles.get(actor.userId);
     // Re-read under the lock: the caller may have lost the role since the request began.
     if (!actorRole) throw new AppError('NOT_FOUND');
-    if (rank[actorRole] < rank.admin) throw new AppError('FORBIDDEN');
+    if (!hasRole(actorRole, 'admin')) throw new AppError('FORBIDDEN');
     const current = roles.get(userId);
     if (!current) throw new AppError('NOT_FOUND');
     if ((current === 'owner' || newRole === 'owner') && actorRole !== 'owner') {

@@ -1,10 +1,7 @@
-import { AuditLogRepository } from '../accounts/audit-log.repository.js';
-import { linksOf, sendAll, type IdentityDeps } from '../identity.context.js';
-import { InvitationsRepository } from './invitations.repository.js';
-import { invitationMail } from '../mail/mail-templates.js';
-import { OrganisationsRepository, type Organisation } from './organisations.repository.js';
 import { transaction } from '../db/transaction.js';
-import { UsersRepository } from '../accounts/users.repository.js';
+import { sendAll, type IdentityDeps } from '../identity.context.js';
+import { createInvitation } from './invitations.service.js';
+import { OrganisationsRepository, type Organisation } from './organisations.repository.js';
 
 export interface OrganisationBootstrap {
   name: string;
@@ -28,60 +25,23 @@ export class OrganisationBootstrapService {
     ownerAccount: 'created' | 'existing';
     invitationExpiresAt: Date;
   }> {
-    const { crypto, settings, mailer } = this.deps;
     return transaction(this.deps.pool, async (client) => {
-      const organisations = new OrganisationsRepository(client, crypto);
-      const users = new UsersRepository(client, crypto);
-      const audit = new AuditLogRepository(client);
-      const org = await organisations.create(request.name, request);
-
-      const existing = await users.findByEmail(request.owner.email);
-      const userId =
-        existing?.id ??
-        (await users.create({
-          email: request.owner.email,
-          displayName: request.owner.name,
-          passwordHash: null,
-          verified: false,
-          origin: 'invitation',
-        }));
-      if (!existing) {
-        await audit.record({
-          userId,
-          actorUserId: null,
-          action: 'account.created',
-          details: { origin: 'invitation', orgId: org.id },
-        });
-      }
-      const invitation = await new InvitationsRepository(client).create({
-        orgId: org.id,
-        userId,
-        role: 'owner',
-        invitedBy: null,
-        ttlSeconds: settings.invitationTtlDays * 86_400,
-      });
-      await audit.record({
-        userId,
-        actorUserId: null,
-        action: 'invitation.created',
-        details: { orgId: org.id, role: 'owner' },
-      });
-
-      const invitee = (await users.profiles([userId])).get(userId)!;
-      const content = invitationMail(
-        { name: invitee.name, omitNames: invitee.settings.omitNamesInEmail },
-        {
-          orgName: org.name,
-          inviterName: null,
-          role: 'owner',
-          link: linksOf(this.deps).acceptInvitation(invitation.token),
-          validDays: settings.invitationTtlDays,
-        },
+      const org = await new OrganisationsRepository(client, this.deps.crypto).create(
+        request.name,
+        request,
       );
-      await sendAll(mailer, [{ to: invitee.email, ...content }]);
+
+      const invitation = await createInvitation(client, this.deps, {
+        org,
+        email: request.owner.email,
+        name: request.owner.name,
+        role: 'owner',
+        inviterId: null,
+      });
+      await sendAll(this.deps.mailer, [invitation.mail]);
       return {
         org,
-        ownerAccount: existing ? 'existing' : 'created',
+        ownerAccount: invitation.account,
         invitationExpiresAt: invitation.expiresAt,
       };
     });

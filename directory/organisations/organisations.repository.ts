@@ -4,7 +4,7 @@ import type { DirectoryCrypto } from '../crypto/crypto.config.js';
 import { DataKeysRepository } from '../crypto/data-keys.repository.js';
 import { organisationField } from '../crypto/sealed-fields.js';
 import { transaction, type Queryable } from '../db/transaction.js';
-import type { Role } from '../accounts/users.repository.js';
+import type { Role } from './roles.js';
 
 export interface Organisation {
   id: string;

@@ -2,17 +2,17 @@ import { AppError } from '../../common/errors.js';
 import { hashSecret, verifySecret } from '../../common/secret-hash.js';
 import { AuditLogRepository } from '../accounts/audit-log.repository.js';
 import {
-  linksOf,
   requireCurrentTerms,
   requireStrongPassword,
   sendAll,
   type IdentityDeps,
 } from '../identity.context.js';
 import { InvitationsRepository } from './invitations.repository.js';
-import { invitationMail } from '../mail/mail-templates.js';
+import { createInvitation } from './invitations.service.js';
 import { OrganisationsRepository, type Organisation } from './organisations.repository.js';
 import { transaction } from '../db/transaction.js';
-import { UsersRepository, type Role } from '../accounts/users.repository.js';
+import { UsersRepository } from '../accounts/users.repository.js';
+import type { Role } from './roles.js';
 
 export interface InvitationRequest {
   email: string;
@@ -61,67 +61,27 @@ export class OrganisationsService {
     orgId: string,
     request: InvitationRequest,
   ): Promise<{ expiresAt: Date; role: Role }> {
-    const { crypto, settings } = this.deps;
-    const links = linksOf(this.deps);
     const { mail, expiresAt } = await transaction(this.deps.pool, async (client) => {
-      const organisations = new OrganisationsRepository(client, crypto);
-      const users = new UsersRepository(client, crypto);
-      const audit = new AuditLogRepository(client);
+      const organisations = new OrganisationsRepository(client, this.deps.crypto);
       const mine = await organisations.membership(orgId, inviterId);
       if (!mine) throw new AppError('NOT_FOUND');
       const mayInvite =
         mine.role === 'owner' || (mine.role === 'admin' && request.role !== 'owner');
       if (!mayInvite) throw new AppError('FORBIDDEN');
 
+      const users = new UsersRepository(client, this.deps.crypto);
       const existing = await users.findByEmail(request.email);
-      let userId: string;
-      if (existing) {
-        if (await organisations.membership(orgId, existing.id)) throw new AppError('CONFLICT');
-        userId = existing.id;
-      } else {
-        userId = await users.create({
-          email: request.email,
-          displayName: request.name,
-          passwordHash: null,
-          verified: false,
-          origin: 'invitation',
-          createdByOrgId: orgId,
-        });
-        await audit.record({
-          userId,
-          actorUserId: inviterId,
-          action: 'account.created',
-          details: { origin: 'invitation', orgId },
-        });
+      if (existing && (await organisations.membership(orgId, existing.id))) {
+        throw new AppError('CONFLICT');
       }
-      const invitation = await new InvitationsRepository(client).create({
-        orgId,
-        userId,
-        role: request.role,
-        invitedBy: inviterId,
-        ttlSeconds: settings.invitationTtlDays * 86_400,
-      });
-      await audit.record({
-        userId,
-        actorUserId: inviterId,
-        action: 'invitation.created',
-        details: { orgId, role: request.role },
-      });
-
-      const profiles = await users.profiles([userId, inviterId]);
-      const invitee = profiles.get(userId)!;
       const org = (await organisations.find(orgId))!;
-      const content = invitationMail(
-        { name: invitee.name, omitNames: invitee.settings.omitNamesInEmail },
-        {
-          orgName: org.name,
-          inviterName: profiles.get(inviterId)?.name ?? null,
-          role: request.role,
-          link: links.acceptInvitation(invitation.token),
-          validDays: settings.invitationTtlDays,
-        },
-      );
-      return { mail: { to: invitee.email, ...content }, expiresAt: invitation.expiresAt };
+      return createInvitation(client, this.deps, {
+        org,
+        email: request.email,
+        name: request.name,
+        role: request.role,
+        inviterId,
+      });
     });
     await sendAll(this.deps.mailer, [mail]);
     return { expiresAt, role: request.role };

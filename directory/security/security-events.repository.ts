@@ -1,11 +1,15 @@
 import type pg from 'pg';
 
-export type SecurityEventType =
-  | 'signin_failed'
-  | 'signin_throttled'
-  | 'signin_succeeded'
-  | 'refresh_token_reused'
-  | 'oidc_failed';
+/** What the security log records (P10); the API's filter offers the same list. */
+export const securityEventTypes = [
+  'signin_failed',
+  'signin_throttled',
+  'signin_succeeded',
+  'refresh_token_reused',
+  'oidc_failed',
+] as const;
+
+export type SecurityEventType = (typeof securityEventTypes)[number];
 
 export interface NewSecurityEvent {
   type: SecurityEventType;

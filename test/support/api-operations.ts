@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Role } from '../../directory/organisations/roles.js';
 import type { TestPlatform } from './platform.js';
 
 /** Who may call an operation: the `x-telemoat-access` extension of the OpenAPI document. */
@@ -7,10 +8,6 @@ export type Access =
   | { kind: 'user' }
   | { kind: 'org'; minRole: Role }
   | { kind: 'platform'; role: string };
-
-export type Role = 'viewer' | 'member' | 'admin' | 'owner';
-export const roles: readonly Role[] = ['viewer', 'member', 'admin', 'owner'];
-export const roleRank: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
 
 interface JsonSchemaObject {
   type?: string;

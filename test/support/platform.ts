@@ -13,7 +13,8 @@ import { hashSecret } from '../../common/secret-hash.js';
 import { directoryCryptoFrom, type DirectoryCrypto } from '../../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../../directory/devices/devices.repository.js';
 import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
-import { UsersRepository, type Role } from '../../directory/accounts/users.repository.js';
+import { UsersRepository } from '../../directory/accounts/users.repository.js';
+import type { Role } from '../../directory/organisations/roles.js';
 import { InfluxClient } from '../../influx/influx.client.js';
 
 export interface TestPlatform {

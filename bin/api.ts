@@ -1,7 +1,6 @@
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { buildApi } from '../api/app.js';
 import { LiveHub } from '../api/live/live-hub.js';
 import type { ApiConfig } from '../api/api.config.js';
@@ -9,6 +8,7 @@ import { closeServer, listen } from '../common/listen.js';
 import type { Logger } from '../common/logger.js';
 import { hashSecret, verifySecret } from '../common/secret-hash.js';
 import { AuditLogRepository } from '../directory/accounts/audit-log.repository.js';
+import { createDirectoryPool } from '../directory/db/pool.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../directory/devices/devices.repository.js';
 import { MembersService } from '../directory/organisations/members.service.js';
@@ -34,7 +34,7 @@ const dashboardDir = path.join(
 export async function startApi(config: ApiConfig, logger: Logger) {
   const log = logger.child({ module: 'api-main' });
   // Bounded waits: with Postgres down a request fails fast with 503 instead of hanging.
-  const pool = new pg.Pool({
+  const pool = createDirectoryPool({
     connectionString: config.API_DATABASE_URL,
     max: 10,
     connectionTimeoutMillis: 3000,

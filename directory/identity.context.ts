@@ -28,7 +28,7 @@ export const linksOf = (deps: IdentityDeps): MailLinks => mailLinks(deps.setting
 
 /**
  * Sends after the transaction has committed. An unreachable mail server rejects with
- * MailUnavailableError, which the API answers as SERVICE_UNAVAILABLE (and logs with its cause).
+ * MAIL_UNAVAILABLE, which the API answers as SERVICE_UNAVAILABLE (and logs with its cause).
  */
 export async function sendAll(mailer: Mailer, messages: readonly MailMessage[]): Promise<void> {
   for (const message of messages) await mailer.send(message);

@@ -3,9 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { MailUnavailableError } from '../../directory/mail/mailer.js';
-import { InfluxError } from '../../influx/influx.client.js';
-import type { TokenService } from '../auth/token.service.js';
+import { answerToInternalError } from './internal-errors.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -39,7 +37,12 @@ export function requestContext(logger: Logger): RequestHandler {
   };
 }
 
-export function requireUser(tokens: TokenService): RequestHandler {
+/** Checks an access token's signature and that its session is live. */
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<{ userId: string; sessionId: string } | null>;
+}
+
+export function requireUser(tokens: AccessTokenVerifier): RequestHandler {
   return (req, _res, next) => {
     const header = req.header('authorization') ?? '';
     const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(header);
@@ -75,8 +78,7 @@ function toAppError(err: unknown): AppError {
   if (isBodyRefusal(err)) {
     return new AppError('VALIDATION_FAILED', [{ path: '', message: err.message }]);
   }
-  if (isUnavailable(err)) return new AppError('SERVICE_UNAVAILABLE');
-  return new AppError('INTERNAL');
+  return answerToInternalError(err) ?? new AppError('INTERNAL');
 }
 
 /**
@@ -92,24 +94,5 @@ function isBodyRefusal(err: unknown): err is Error {
     typeof status === 'number' &&
     status >= 400 &&
     status < 500
-  );
-}
-
-/** Connection failures from pg, InfluxDB or the mail server: the API is fine, a service behind it is not. */
-function isUnavailable(err: unknown): boolean {
-  if (err instanceof InfluxError) return err.retryable;
-  if (err instanceof MailUnavailableError) return true;
-  if (!(err instanceof Error)) return false;
-  // DOMException and others carry numeric codes; only string codes name a network failure.
-  const { code: raw } = err as { code?: unknown };
-  const code = typeof raw === 'string' ? raw : '';
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code) ||
-    // Postgres: admin shutdown, crash shutdown, cannot connect now, connection exceptions (08…).
-    ['57P01', '57P02', '57P03'].includes(code) ||
-    code.startsWith('08') ||
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/.test(
-      err.message,
-    )
   );
 }

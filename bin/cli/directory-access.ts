@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { createDirectoryPool } from '../../directory/db/pool.js';
 import { apiConfigSchema } from '../../api/api.config.js';
 import { loadConfig } from '../../common/config.js';
 import type { IdentityDeps } from '../../directory/identity.context.js';
@@ -26,7 +26,7 @@ const directoryCommandConfigSchema = apiConfigSchema.pick({
 /** Opens the directory for one command; `close` ends the pool and the mailer. */
 export function openDirectory(command: string): IdentityDeps & { close(): Promise<void> } {
   const config = loadConfig(command, directoryCommandConfigSchema, process.env);
-  const pool = new pg.Pool({
+  const pool = createDirectoryPool({
     connectionString: config.API_DATABASE_URL,
     max: 2,
     connectionTimeoutMillis: 10_000,

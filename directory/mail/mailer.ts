@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer';
+import { DirectoryError } from '../directory.errors.js';
 
 export interface MailMessage {
   to: string;
@@ -6,16 +7,9 @@ export interface MailMessage {
   text: string;
 }
 
-/** Sends one e-mail; rejects with MailUnavailableError when the mail server cannot be reached. */
+/** Sends one e-mail; rejects with MAIL_UNAVAILABLE when the mail server cannot be reached. */
 export interface Mailer {
   send(message: MailMessage): Promise<void>;
-}
-
-export class MailUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super('the mail server did not accept the message', { cause });
-    this.name = 'MailUnavailableError';
-  }
 }
 
 export interface SmtpMailerOptions {
@@ -51,7 +45,9 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer & { close()
           text: message.text,
         });
       } catch (err) {
-        throw new MailUnavailableError(err);
+        throw new DirectoryError('MAIL_UNAVAILABLE', 'the mail server did not accept the message', {
+          cause: err,
+        });
       }
     },
     close: () => transport.close(),

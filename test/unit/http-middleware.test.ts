@@ -7,6 +7,9 @@ import { errorHandler, requestContext } from '../../api/http/http.js';
 import { compression } from '../../api/http/middleware/caching.middleware.js';
 import { TokenBuckets } from '../../api/http/middleware/rate-limit.middleware.js';
 import { listen } from '../../common/listen.js';
+import { DirectoryError } from '../../directory/directory.errors.js';
+import { InfluxError } from '../../influx/influx.client.js';
+import { TelemetryError } from '../../influx/telemetry.errors.js';
 
 describe('TokenBuckets', () => {
   it('allows a burst of the per-minute allowance, then refills continuously', () => {
@@ -99,12 +102,19 @@ describe('app-level middleware', () => {
       throw new Error('password=hunter2 at /srv/telemoat/api/secret.ts:12');
     });
     app.get('/pg-down', (_req, _res, next) => {
-      next(Object.assign(new Error('the database system is starting up'), { code: '57P03' }));
+      next(new DirectoryError('DIRECTORY_UNAVAILABLE', 'the database system is starting up'));
     });
     app.get('/refused', (_req, _res, next) => {
-      next(
-        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
-      );
+      next(new InfluxError('connect ECONNREFUSED 127.0.0.1:8086', 0));
+    });
+    app.get('/mail-down', (_req, _res, next) => {
+      next(new DirectoryError('MAIL_UNAVAILABLE', 'the mail server did not accept the message'));
+    });
+    app.get('/too-wide', (_req, _res, next) => {
+      next(new TelemetryError('TELEMETRY_RANGE_TOO_LARGE', 'at most 10000 windows'));
+    });
+    app.get('/refused-query', (_req, _res, next) => {
+      next(new InfluxError('error parsing query', 400));
     });
     app.use(errorHandler());
     const port = await serve(app);
@@ -120,7 +130,15 @@ describe('app-level middleware', () => {
       expect.objectContaining({ requestId: 'req-boom-0001', msg: 'request failed' }),
     );
 
-    for (const path of ['/pg-down', '/refused']) {
+    const tooWide = await get(port, '/too-wide');
+    expect(tooWide.status).toBe(400);
+    expect(JSON.parse(tooWide.body)).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: 'window', message: 'at most 10000 windows' }],
+    });
+    expect((await get(port, '/refused-query')).status).toBe(500);
+
+    for (const path of ['/pg-down', '/refused', '/mail-down']) {
       const down = await get(port, path);
       expect(down.status).toBe(503);
       expect(down.headers['retry-after']).toBe('5');

@@ -1,0 +1,13 @@
+import { InternalError } from '../common/errors.js';
+
+/** Every code a directory failure carries, for the API's table that maps codes to answers. */
+export const directoryErrorCodes = [
+  /** Postgres could not be reached, broke off, timed out or is shutting down: try again. */
+  'DIRECTORY_UNAVAILABLE',
+  /** The mail server did not take a message; nothing that needed it was committed. */
+  'MAIL_UNAVAILABLE',
+] as const;
+
+export type DirectoryErrorCode = (typeof directoryErrorCodes)[number];
+
+export class DirectoryError extends InternalError<DirectoryErrorCode> {}

@@ -1,0 +1,15 @@
+import { InternalError } from '../common/errors.js';
+
+/** Every code a telemetry failure carries, for the API's table that maps codes to answers. */
+export const telemetryErrorCodes = [
+  /** InfluxDB did not answer, timed out, broke off or failed on its side: worth trying again. */
+  'TELEMETRY_UNAVAILABLE',
+  /** InfluxDB refused the request (4xx): the same request would be refused again. */
+  'TELEMETRY_REJECTED',
+  /** An aggregate over more windows than an answer may hold; a wider window fits. */
+  'TELEMETRY_RANGE_TOO_LARGE',
+] as const;
+
+export type TelemetryErrorCode = (typeof telemetryErrorCodes)[number];
+
+export class TelemetryError extends InternalError<TelemetryErrorCode> {}

@@ -16,7 +16,7 @@ import { DevicesRepository, type Device } from '../directory/devices/devices.rep
 import { OrganisationsRepository } from '../directory/organisations/organisations.repository.js';
 import { UsersRepository } from '../directory/accounts/users.repository.js';
 import { InfluxClient, type QueryParams } from '../influx/influx.client.js';
-import { toLine } from '../influx/reading-point.js';
+import { toLine } from '../influx/line-protocol.js';
 import { chooseSource, ReadingsReader } from '../influx/readings.reader.js';
 import { backfillRollup, RAW_POLICY } from '../influx/retention.js';
 import { INFLUX_DATABASE, type Benchmark, type BenchContext } from './context.js';

@@ -10,13 +10,13 @@ import { startMetricsServer } from '../broker/metrics.server.js';
 import type { Logger } from '../common/logger.js';
 import { safeUrl } from '../common/logger.js';
 import { verifySecret } from '../common/secret-hash.js';
-import { DeviceCredentialsRepository } from '../directory/device-credentials.repository.js';
+import { DeviceCredentialsRepository } from '../directory/devices/device-credentials.repository.js';
 import { createIngest } from '../ingest/ingest.pipeline.js';
 import { Spool } from '../ingest/spool/spool.js';
 import { startDrainer } from '../ingest/spool/spool-drainer.js';
 import { SpoolSink } from '../ingest/spool/spool.sink.js';
 import { InfluxClient, InfluxError } from '../influx/influx.client.js';
-import { toPresenceLine } from '../influx/reading-point.js';
+import { toPresenceLine } from '../influx/line-protocol.js';
 
 const DAY_MS = 86_400_000;
 /** How long shutdown waits for the spool to drain before leaving the rest for the next start. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger.js';
-import { provisionDirectory } from '../directory/provision.js';
+import { provisionDirectory } from '../directory/db/provision.js';
 import { InfluxClient } from '../influx/influx.client.js';
 import { setupInflux } from '../influx/influx.setup.js';
 import { setupRetention } from '../influx/retention.js';

@@ -1,5 +1,6 @@
 import { constants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { TelemetryError } from './telemetry.errors.js';
 
 /**
  * A small client for the InfluxDB v1 HTTP API (`/write` with line protocol, `/query` with
@@ -24,18 +25,23 @@ export interface InfluxSeries {
   values?: unknown[][];
 }
 
-export class InfluxError extends Error {
+/** A failed request to InfluxDB; `status` is its HTTP status, 0 when no answer came. */
+export class InfluxError extends TelemetryError {
   constructor(
     message: string,
     readonly status: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = 'InfluxError';
+    // 5xx, timeouts and refused connections may succeed later; a 4xx will not.
+    super(
+      status === 0 || status >= 500 ? 'TELEMETRY_UNAVAILABLE' : 'TELEMETRY_REJECTED',
+      message,
+      options,
+    );
   }
 
-  /** 5xx, timeouts and refused connections may succeed later; a 4xx will not. */
   get retryable(): boolean {
-    return this.status === 0 || this.status >= 500;
+    return this.code === 'TELEMETRY_UNAVAILABLE';
   }
 }
 
@@ -161,7 +167,7 @@ export class InfluxClient {
         });
       } catch (err) {
         options.signal?.throwIfAborted();
-        throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0);
+        throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0, { cause: err });
       } finally {
         clearTimeout(timer);
       }
@@ -181,7 +187,9 @@ export class InfluxClient {
       } catch (err) {
         options.signal?.throwIfAborted();
         if (err instanceof InfluxError) throw err;
-        throw new InfluxError(`InfluxDB answer broke off: ${(err as Error).message}`, 0);
+        throw new InfluxError(`InfluxDB answer broke off: ${(err as Error).message}`, 0, {
+          cause: err,
+        });
       }
     } finally {
       // Ends the request when the caller stopped early; a no-op once the body was read.
@@ -208,7 +216,7 @@ export class InfluxClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0);
+      throw new InfluxError(`InfluxDB unreachable: ${(err as Error).message}`, 0, { cause: err });
     }
   }
 }
@@ -242,7 +250,7 @@ async function answerOf<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {
-    throw new InfluxError(`InfluxDB answer cut off: ${(err as Error).message}`, 0);
+    throw new InfluxError(`InfluxDB answer cut off: ${(err as Error).message}`, 0, { cause: err });
   }
 }
 

@@ -1,6 +1,6 @@
 import { pseudonymPattern } from '../common/ids.js';
 import { rowsOf, type InfluxClient } from './influx.client.js';
-import { PRESENCE_MEASUREMENT } from './reading-point.js';
+import { PRESENCE_MEASUREMENT } from './line-protocol.js';
 
 export interface Presence {
   /** Whether the broker last recorded a connection (true) or a disconnection (false). */

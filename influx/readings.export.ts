@@ -1,6 +1,6 @@
 import { pseudonymPattern } from '../common/ids.js';
 import type { InfluxClient } from './influx.client.js';
-import { READINGS_MEASUREMENT } from './reading-point.js';
+import { READINGS_MEASUREMENT } from './line-protocol.js';
 import { RAW_POLICY } from './retention.js';
 
 /** One raw reading as the export sees it: pseudonyms only, never a name (P2). */
@@ -27,7 +27,7 @@ export interface ExportRange {
  * each chunk's strings die young in the nursery; 10,000-row chunks are large objects that wait
  * for a full collection and grew the heap by 150 MB during a 1M-reading export.
  */
-const CHUNK_ROWS = 1000;
+export const CHUNK_ROWS = 1000;
 
 /** At most this many devices in one filter: the statement stays a sane size. */
 export const MAX_EXPORT_DEVICES = 1000;
@@ -44,11 +44,8 @@ export class ReadingsExporter {
   ) {}
 
   async *stream(range: ExportRange): AsyncGenerator<ExportedReading[], void, undefined> {
+    assertExportable(range);
     const deviceKeys = range.deviceKeys ?? [];
-    if (![range.tenantKey, ...deviceKeys].every((key) => pseudonymPattern.test(key))) {
-      throw new RangeError('pseudonym is not allowlisted');
-    }
-    if (deviceKeys.length > MAX_EXPORT_DEVICES) throw new RangeError('too many devices');
     const params: Record<string, string> = {
       tenant: range.tenantKey,
       from: range.from.toISOString(),
@@ -84,4 +81,13 @@ export class ReadingsExporter {
       }));
     }
   }
+}
+
+/** Refuses keys outside the pseudonym allowlist, and more devices than a filter may name. */
+export function assertExportable(range: Pick<ExportRange, 'tenantKey' | 'deviceKeys'>): void {
+  const deviceKeys = range.deviceKeys ?? [];
+  if (![range.tenantKey, ...deviceKeys].every((key) => pseudonymPattern.test(key))) {
+    throw new RangeError('pseudonym is not allowlisted');
+  }
+  if (deviceKeys.length > MAX_EXPORT_DEVICES) throw new RangeError('too many devices');
 }

@@ -1,7 +1,8 @@
 import { metricPattern, pseudonymPattern } from '../common/ids.js';
 import { rowsOf, type InfluxClient } from './influx.client.js';
-import { READINGS_MEASUREMENT } from './reading-point.js';
+import { READINGS_MEASUREMENT } from './line-protocol.js';
 import { RAW_POLICY, ROLLUPS, type RollupPolicy } from './retention.js';
+import { TelemetryError } from './telemetry.errors.js';
 
 export interface ReadingRow {
   time: number;
@@ -64,8 +65,11 @@ const SOURCE_RESOLUTION_MS: Record<AggregateSource, number> = {
   rollup_1h: HOUR_MS,
 };
 
-/** The same bound as `list`'s row limit: an answer a client can still draw. */
-const MAX_WINDOWS = 10_000;
+/** The most rows a raw answer holds (`list`, the live stream's poll). */
+const MAX_ROWS = 10_000;
+
+/** The same bound as the row limit: an answer a client can still draw. */
+const MAX_WINDOWS = MAX_ROWS;
 
 /**
  * Aggregates of `value` per source. Rollups hold one row per bucket, so they are combined
@@ -133,7 +137,7 @@ export class ReadingsReader {
   async list(range: ReadingsRange): Promise<ReadingRow[]> {
     assertAllowlisted(range);
     const metricClause = range.metric === undefined ? '' : ' AND "metric" = $metric';
-    const limit = Math.max(1, Math.min(Math.trunc(range.limit), 10_000));
+    const limit = rowLimit(range.limit);
     const statement =
       `SELECT "metric", "value", "flag" FROM "${READINGS_MEASUREMENT}" ` +
       `WHERE "tenant" = $tenant AND "device" = $device${metricClause} ` +
@@ -258,20 +262,7 @@ export class ReadingsReader {
     query: ManyAggregateQuery,
   ): Promise<Map<string, AggregateRow[]>> {
     const { deviceKeys } = query;
-    assertAllowlisted(query);
-    for (const deviceKey of deviceKeys)
-      assertAllowlisted({ tenantKey: query.tenantKey, deviceKey });
-    if (deviceKeys.length === 0) throw new RangeError('no device to aggregate');
-    const step = WINDOW_MS[query.window];
-    if (step < SOURCE_RESOLUTION_MS[source]) {
-      throw new RangeError(`${source} cannot answer ${query.window} windows`);
-    }
-    const start = Math.floor(query.from.getTime() / step) * step;
-    const end = Math.ceil(query.to.getTime() / step) * step;
-    if (!(start < end)) throw new RangeError('from must be before to');
-    if ((end - start) / step > MAX_WINDOWS) {
-      throw new RangeError(`more than ${MAX_WINDOWS} windows: choose a wider window`);
-    }
+    const { start, end, step } = aggregateWindows(source, query);
     const devices = deviceKeys.map((_, i) => `"device" = $device${i}`).join(' OR ');
     const statement =
       `${AGGREGATES_FROM[source]} ` +
@@ -312,7 +303,47 @@ export class ReadingsReader {
   }
 }
 
-function assertAllowlisted(keys: { tenantKey: string; deviceKey?: string; metric?: string }) {
+/** `limit` as a row count a statement can hold: whole, at least 1, at most `MAX_ROWS`. */
+export function rowLimit(limit: number): number {
+  return Math.max(1, Math.min(Math.trunc(limit), MAX_ROWS));
+}
+
+/**
+ * The windows an aggregate answers, `step` ms apart from `start` to `end`: whole windows, so
+ * every window that overlaps [from, to). Refuses what `source` cannot answer before anything is
+ * queried; a range of too many windows is a TelemetryError, as a caller's request can ask for one.
+ */
+export function aggregateWindows(
+  source: AggregateSource,
+  query: ManyAggregateQuery,
+): { start: number; end: number; step: number } {
+  assertAllowlisted(query);
+  for (const deviceKey of query.deviceKeys) {
+    assertAllowlisted({ tenantKey: query.tenantKey, deviceKey });
+  }
+  if (query.deviceKeys.length === 0) throw new RangeError('no device to aggregate');
+  const step = WINDOW_MS[query.window];
+  if (step < SOURCE_RESOLUTION_MS[source]) {
+    throw new RangeError(`${source} cannot answer ${query.window} windows`);
+  }
+  const start = Math.floor(query.from.getTime() / step) * step;
+  const end = Math.ceil(query.to.getTime() / step) * step;
+  if (!(start < end)) throw new RangeError('from must be before to');
+  if ((end - start) / step > MAX_WINDOWS) {
+    throw new TelemetryError(
+      'TELEMETRY_RANGE_TOO_LARGE',
+      `more than ${MAX_WINDOWS} windows: choose a wider window`,
+    );
+  }
+  return { start, end, step };
+}
+
+/** Refuses pseudonyms and metric names outside their allowlists, the guard against injection. */
+export function assertAllowlisted(keys: {
+  tenantKey: string;
+  deviceKey?: string;
+  metric?: string;
+}) {
   if (
     !pseudonymPattern.test(keys.tenantKey) ||
     (keys.deviceKey !== undefined && !pseudonymPattern.test(keys.deviceKey))

@@ -1,6 +1,7 @@
 import { pseudonymPattern } from '../common/ids.js';
 import { rowsOf, type InfluxClient } from './influx.client.js';
-import { READINGS_MEASUREMENT } from './reading-point.js';
+import { READINGS_MEASUREMENT } from './line-protocol.js';
+import { rowLimit } from './readings.reader.js';
 import { RAW_POLICY } from './retention.js';
 
 export interface RecentReading {
@@ -24,7 +25,7 @@ export class RecentReadingsReader {
   /** Readings stamped after `since`, oldest first, at most `limit` of them. */
   async since(tenantKey: string, since: Date, limit: number): Promise<RecentReading[]> {
     if (!pseudonymPattern.test(tenantKey)) throw new RangeError('pseudonym is not allowlisted');
-    const rows = Math.max(1, Math.min(Math.trunc(limit), 10_000));
+    const rows = rowLimit(limit);
     const statement =
       `SELECT "device", "metric", "value", "flag" FROM "${RAW_POLICY}"."${READINGS_MEASUREMENT}" ` +
       `WHERE "tenant" = $tenant AND time > $since ORDER BY time ASC LIMIT ${rows}`;

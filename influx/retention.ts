@@ -1,6 +1,6 @@
 import type { InfluxClient, InfluxSeries, QueryParams } from './influx.client.js';
 import { identifier } from './influx.setup.js';
-import { READINGS_MEASUREMENT } from './reading-point.js';
+import { READINGS_MEASUREMENT } from './line-protocol.js';
 
 /**
  * Readings are kept at full precision for `rawDays` and as 1-minute and 1-hour rollups for

@@ -12,4 +12,5 @@ export const telemetryErrorCodes = [
 
 export type TelemetryErrorCode = (typeof telemetryErrorCodes)[number];
 
+/** A failure of the telemetry zone as its callers see it: they act on the code alone. */
 export class TelemetryError extends InternalError<TelemetryErrorCode> {}

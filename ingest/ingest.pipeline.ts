@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ReadingPoint } from '../influx/reading-point.js';
+import type { ReadingPoint } from './reading-point.js';
 import { telemetryPayloadSchema, type Reading, type ReadingTime } from './reading.schema.js';
 import { senmlPackSchema } from './senml.schema.js';
 
@@ -8,6 +8,11 @@ export interface DeviceIdentity {
   deviceId: string;
   deviceKey: string;
   tenantKey: string;
+  /**
+   * The tenant's storage region, for when readings may be kept in more than one place; left out
+   * while every tenant's readings go to the one InfluxDB.
+   */
+  region?: string;
 }
 
 /** Where accepted readings go; resolves only once they are durable. */
@@ -48,56 +53,74 @@ export interface IngestDeps {
   now?: () => number;
 }
 
-class Rejection extends Error {
-  constructor(
-    readonly reason: RejectReason,
-    detail: string,
-  ) {
-    super(detail);
-  }
+type Rejected = Extract<IngestResult, { accepted: false }>;
+
+/** One message on its way through the steps: each step fills in what the next ones read. */
+interface IngestContext {
+  readonly identity: DeviceIdentity;
+  readonly format: PayloadFormat;
+  readonly payload: Buffer;
+  json: unknown;
+  readings: readonly Reading[];
+  points: readonly ReadingPoint[];
+}
+
+/** A step either leaves the message to the next one or rejects it, with the reason. */
+type IngestStep = (message: IngestContext) => Rejected | undefined;
+
+/** What the context holds before a step has filled it in: shared, so no message allocates it. */
+const NOTHING: readonly never[] = Object.freeze([]);
+
+function reject(reason: RejectReason, detail: string): Rejected {
+  return { accepted: false, reason, detail };
 }
 
 /**
- * The ingest flow: a list of small named steps. A message that breaks any rule is rejected
- * whole before anything reaches the sink, so a batch is never partly stored.
+ * The ingest flow: a list of small named steps, run in order over one context per message. A
+ * message that breaks any rule is rejected whole before anything reaches the sink, so a batch
+ * is never partly stored. The steps are made once per pipeline, not per message: this is the
+ * broker's hot path.
  */
 export function createIngest(deps: IngestDeps) {
   const now = deps.now ?? Date.now;
   const { limits } = deps;
 
-  function checkSize(payload: Buffer): Buffer {
-    if (payload.length > limits.maxPayloadBytes) {
-      throw new Rejection(
-        'payload_too_large',
-        `payload is ${payload.length} bytes, limit ${limits.maxPayloadBytes}`,
-      );
-    }
-    return payload;
+  function checkSize({ payload }: IngestContext): Rejected | undefined {
+    if (payload.length <= limits.maxPayloadBytes) return undefined;
+    return reject(
+      'payload_too_large',
+      `payload is ${payload.length} bytes, limit ${limits.maxPayloadBytes}`,
+    );
   }
 
-  function parseJson(payload: Buffer): unknown {
+  function parseJson(message: IngestContext): Rejected | undefined {
     try {
-      return JSON.parse(payload.toString('utf8'));
+      message.json = JSON.parse(message.payload.toString('utf8'));
+      return undefined;
     } catch (err) {
-      throw new Rejection('bad_json', (err as Error).message);
+      return reject('bad_json', (err as Error).message);
     }
   }
 
-  function validate(format: PayloadFormat, json: unknown): Reading[] {
-    const result = payloadSchemas[format].safeParse(json);
-    if (!result.success) throw new Rejection('bad_shape', z.prettifyError(result.error));
-    return result.data;
+  function validate(message: IngestContext): Rejected | undefined {
+    const result = payloadSchemas[message.format].safeParse(message.json);
+    if (!result.success) return reject('bad_shape', z.prettifyError(result.error));
+    message.readings = result.data;
+    return undefined;
   }
 
-  function toPoints(identity: DeviceIdentity, readings: Reading[]): ReadingPoint[] {
-    if (readings.length > limits.maxReadingsPerMessage) {
-      throw new Rejection(
-        'too_many_readings',
-        `${readings.length} readings, limit ${limits.maxReadingsPerMessage}`,
-      );
-    }
+  function countReadings({ readings }: IngestContext): Rejected | undefined {
+    if (readings.length <= limits.maxReadingsPerMessage) return undefined;
+    return reject(
+      'too_many_readings',
+      `${readings.length} readings, limit ${limits.maxReadingsPerMessage}`,
+    );
+  }
+
+  function toPoints(message: IngestContext): undefined {
+    const { identity } = message;
     const receivedAt = now();
-    return readings.map(({ metric, value, time }) => ({
+    message.points = message.readings.map(({ metric, value, time }) => ({
       tenantKey: identity.tenantKey,
       deviceKey: identity.deviceKey,
       metric,
@@ -106,24 +129,33 @@ export function createIngest(deps: IngestDeps) {
     }));
   }
 
-  function checkTimes(points: ReadingPoint[]): ReadingPoint[] {
+  function checkTimes({ points }: IngestContext): Rejected | undefined {
     const receivedAt = now();
     for (const point of points) {
       if (point.time > receivedAt + limits.maxFutureMs) {
-        throw new Rejection(
+        return reject(
           'timestamp_in_future',
           `${new Date(point.time).toISOString()} is too far ahead`,
         );
       }
       if (point.time < receivedAt - limits.maxAgeMs) {
-        throw new Rejection(
+        return reject(
           'timestamp_too_old',
           `${new Date(point.time).toISOString()} is older than the raw retention`,
         );
       }
     }
-    return points;
+    return undefined;
   }
+
+  const steps: readonly IngestStep[] = [
+    checkSize,
+    parseJson,
+    validate,
+    countReadings,
+    toPoints,
+    checkTimes,
+  ];
 
   return {
     async accept(
@@ -131,16 +163,20 @@ export function createIngest(deps: IngestDeps) {
       format: PayloadFormat,
       payload: Buffer,
     ): Promise<IngestResult> {
-      let points: ReadingPoint[];
-      try {
-        points = checkTimes(toPoints(identity, validate(format, parseJson(checkSize(payload)))));
-      } catch (err) {
-        if (err instanceof Rejection)
-          return { accepted: false, reason: err.reason, detail: err.message };
-        throw err;
+      const message: IngestContext = {
+        identity,
+        format,
+        payload,
+        json: undefined,
+        readings: NOTHING,
+        points: NOTHING,
+      };
+      for (const step of steps) {
+        const rejected = step(message);
+        if (rejected) return rejected;
       }
-      await deps.sink.write(points);
-      return { accepted: true, readings: points.length };
+      await deps.sink.write(message.points);
+      return { accepted: true, readings: message.points.length };
     },
   };
 }

@@ -9,7 +9,7 @@ import { maxEpochMs, metricName, readingValue, type Reading } from './reading.sc
  * names like `temperature`, or a base name as a prefix: `{"bn":"room_","n":"temperature"}`.
  * The URN-style names RFC 8428 §4.5.1 recommends (`urn:dev:ow:10e2073a01080063:temp`) are
  * refused: the broker already knows the device from its connection, and the allowlist is what
- * keeps tags free of escaping (see influx/reading-point.ts).
+ * keeps tags free of escaping (see influx/line-protocol.ts).
  */
 
 /**

@@ -1,4 +1,5 @@
-import { toLine, type ReadingPoint } from '../../influx/reading-point.js';
+import { toLine } from '../../influx/line-protocol.js';
+import type { ReadingPoint } from '../reading-point.js';
 import type { ReadingSink } from '../ingest.pipeline.js';
 import type { Spool } from './spool.js';
 

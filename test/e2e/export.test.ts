@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../influx/influx.client.js';
-import { toLine } from '../../influx/reading-point.js';
+import { toLine } from '../../influx/line-protocol.js';
 import { eventually } from '../support/mqtt-device.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 

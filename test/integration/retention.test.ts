@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { newPseudonym } from '../../common/ids.js';
 import { InfluxClient, rowsOf, type InfluxSeries } from '../../influx/influx.client.js';
 import { identifier } from '../../influx/influx.setup.js';
-import { toLine, type ReadingPoint } from '../../influx/reading-point.js';
+import { toLine } from '../../influx/line-protocol.js';
+import type { ReadingPoint } from '../../ingest/reading-point.js';
 import {
   chooseSource,
   ReadingsReader,

@@ -8,7 +8,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { newPseudonym } from '../../common/ids.js';
 import { InfluxClient, rowsOf } from '../../influx/influx.client.js';
-import { toLine, type ReadingPoint } from '../../influx/reading-point.js';
+import { toLine } from '../../influx/line-protocol.js';
+import type { ReadingPoint } from '../../ingest/reading-point.js';
 import { startDrainer, type BatchResult } from '../../ingest/spool/spool-drainer.js';
 import { SpoolSink } from '../../ingest/spool/spool.sink.js';
 import { Spool } from '../../ingest/spool/spool.js';
@@ -306,7 +307,7 @@ for (let i = 0; i < 32; i++) void writer();
       'tsx',
       script,
       moduleUrl('ingest/spool/spool.ts'),
-      moduleUrl('influx/reading-point.ts'),
+      moduleUrl('influx/line-protocol.ts'),
       dir,
       newPseudonym(),
       newPseudonym(),

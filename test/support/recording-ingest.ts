@@ -3,7 +3,7 @@ import {
   type IngestLimits,
   type PayloadFormat,
 } from '../../ingest/ingest.pipeline.js';
-import type { ReadingPoint } from '../../influx/reading-point.js';
+import type { ReadingPoint } from '../../ingest/reading-point.js';
 
 export const testIdentity = {
   deviceId: 'dev_1',

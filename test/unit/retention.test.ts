@@ -88,9 +88,11 @@ describe('ReadingsReader.aggregateFrom refuses before querying', () => {
     await expect(reader.aggregateFrom('rollup_1h', query)).rejects.toThrow(/cannot answer 1m/);
   });
 
-  it('more than 10 000 windows', async () => {
+  it('more than 10 000 windows, with a code the API can answer with', async () => {
     const long = { ...query, from: rangeOf(7 * DAY_MS) };
-    await expect(reader.aggregateFrom('raw', long)).rejects.toThrow(/more than 10000 windows/);
+    const refusal = reader.aggregateFrom('raw', long);
+    await expect(refusal).rejects.toThrow(/more than 10000 windows/);
+    await expect(refusal).rejects.toMatchObject({ code: 'TELEMETRY_RANGE_TOO_LARGE' });
   });
 
   it('an empty or reversed range', async () => {

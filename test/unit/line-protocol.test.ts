@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toLine, UnsafePointError, type ReadingPoint } from '../../influx/reading-point.js';
+import { toLine, UnsafePointError } from '../../influx/line-protocol.js';
+import type { ReadingPoint } from '../../ingest/reading-point.js';
 
 const point: ReadingPoint = {
   tenantKey: '0123456789abcdef0123456789abcdef',

@@ -1,4 +1,5 @@
 import { metricPattern, pseudonymPattern } from '../common/ids.js';
+import type { ReadingPoint } from '../ingest/reading-point.js';
 
 /**
  * The one measurement readings live in (P2): tags are only the tenant and device pseudonyms
@@ -6,15 +7,6 @@ import { metricPattern, pseudonymPattern } from '../common/ids.js';
  * the two kinds never collide in a field-type conflict that would reject a whole batch.
  */
 export const READINGS_MEASUREMENT = 'readings';
-
-export interface ReadingPoint {
-  tenantKey: string;
-  deviceKey: string;
-  metric: string;
-  value: number | boolean;
-  /** Epoch milliseconds. */
-  time: number;
-}
 
 export class UnsafePointError extends Error {
   constructor(field: string) {

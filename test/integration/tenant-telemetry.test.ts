@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { InfluxClient } from '../../influx/influx.client.js';
+import { identifier } from '../../influx/influx.setup.js';
+import { toLine, toPresenceLine } from '../../influx/line-protocol.js';
+import { setupRetention } from '../../influx/retention.js';
+import { createInfluxTelemetry } from '../../influx/tenant-telemetry.js';
+import { tenantTelemetryContract } from '../support/tenant-telemetry.contract.js';
+
+const servers = inject('servers');
+const admin = new InfluxClient({
+  url: servers.influxUrl,
+  username: servers.influxAdminUser,
+  password: servers.influxAdminPassword,
+});
+const database = `tenant_telemetry_${randomBytes(4).toString('hex')}`;
+
+beforeAll(async () => {
+  await admin.query(`CREATE DATABASE ${identifier(database)}`);
+  await setupRetention(admin, database, { rawDays: 30, rollupDays: 730 });
+});
+
+afterAll(async () => {
+  await admin.query(`DROP DATABASE ${identifier(database)}`);
+});
+
+tenantTelemetryContract('InfluxDB', () => ({
+  telemetry: createInfluxTelemetry({ client: admin, database, rawRetentionDays: 30 }),
+  write: (readings, presence) =>
+    admin.write(database, [...readings.map(toLine), ...presence.map(toPresenceLine)].join('\n')),
+}));

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.js';
 import type { Role } from '../directory/organisations/roles.js';
 import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
 import { devicesRoutes, type DevicesRoutesDeps } from './devices/devices.routes.js';
+import { readingsRoutes, type ReadingsRoutesDeps } from './readings/readings.routes.js';
 import { exportRoutes, type ExportRoutesDeps } from './export/export.routes.js';
 import { errorHandler, requestContext, requireUser } from './http/http.js';
 import { invitationsRoutes, type InvitationsRoutesDeps } from './orgs/invitations.routes.js';
@@ -30,6 +31,7 @@ import { signupRoutes, type SignupRoutesDeps } from './auth/signup.routes.js';
 export type ApiDeps = AuthRoutesDeps &
   MembershipDeps &
   DevicesRoutesDeps &
+  ReadingsRoutesDeps &
   MetricsRoutesDeps &
   MembersRoutesDeps &
   ExportRoutesDeps &
@@ -77,6 +79,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...securityRoutes(deps),
     ...orgsRoutes(deps),
     ...devicesRoutes(deps),
+    ...readingsRoutes(deps),
     ...metricsRoutes(deps),
     ...membersRoutes(deps),
     ...exportRoutes(deps),

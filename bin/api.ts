@@ -2,23 +2,21 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from '../api/app.js';
+import { ExportService } from '../api/export/export.service.js';
 import { LiveHub } from '../api/live/live-hub.js';
+import { ReadingsService } from '../api/readings/readings.service.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { closeServer, listen } from '../common/listen.js';
 import type { Logger } from '../common/logger.js';
-import { hashSecret, verifySecret } from '../common/secret-hash.js';
-import { AuditLogRepository } from '../directory/accounts/audit-log.repository.js';
 import { createDirectoryPool } from '../directory/db/pool.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../directory/devices/devices.repository.js';
+import { DevicesService } from '../directory/devices/devices.service.js';
 import { MembersService } from '../directory/organisations/members.service.js';
 import { MetricUnitsRepository } from '../directory/organisations/metric-units.repository.js';
+import { MetricUnitsService } from '../directory/organisations/metric-units.service.js';
 import { InfluxClient } from '../influx/influx.client.js';
-import { PresenceReader } from '../influx/presence.reader.js';
-import { ReadingsExporter } from '../influx/readings.export.js';
-import { ReadingsReader } from '../influx/readings.reader.js';
-import { RecentReadingsReader } from '../influx/recent-readings.reader.js';
-import { newDeviceSecret } from '../common/ids.js';
+import { createInfluxTelemetry } from '../influx/tenant-telemetry.js';
 import { authDeps } from './auth-deps.js';
 import { identityDeps } from './identity-deps.js';
 
@@ -51,29 +49,30 @@ export async function startApi(config: ApiConfig, logger: Logger) {
   );
 
   const identity = identityDeps(pool, config);
-  // One poller per organisation with live subscribers (api/live-hub.ts).
-  const live = new LiveHub({
-    recent: new RecentReadingsReader(influx, config.INFLUX_DATABASE),
-    devices: new DevicesRepository(pool),
-    logger,
+  const devices = new DevicesRepository(pool);
+  // Every read of telemetry goes through this port, one tenant at a time.
+  const telemetry = createInfluxTelemetry({
+    client: influx,
+    database: config.INFLUX_DATABASE,
+    rawRetentionDays: config.RAW_RETENTION_DAYS,
   });
+  // One poller per organisation with live subscribers (api/live/live-hub.ts).
+  const live = new LiveHub({ telemetry, devices, logger });
   const app = buildApi({
     logger,
     ...identity,
-    devices: new DevicesRepository(pool),
-    readingsExport: new ReadingsExporter(influx, config.INFLUX_DATABASE),
-    live,
-    readings: new ReadingsReader(influx, config.INFLUX_DATABASE, {
-      rawRetentionDays: config.RAW_RETENTION_DAYS,
+    devicesService: new DevicesService(pool),
+    readingsService: new ReadingsService({
+      devices,
+      metricUnits: new MetricUnitsRepository(pool),
+      telemetry,
     }),
-    presence: new PresenceReader(influx, config.INFLUX_DATABASE),
-    auditLog: new AuditLogRepository(pool),
+    exportService: new ExportService({ devices, telemetry }),
+    metricUnitsService: new MetricUnitsService(pool),
+    live,
     mqttPublicUrl: config.MQTT_PUBLIC_URL,
-    metricUnits: new MetricUnitsRepository(pool),
     membersService: new MembersService(pool, directoryCryptoFrom(config)),
-    ...authDeps(pool, config),
-    verifyPassword: verifySecret,
-    decoyHash: await hashSecret(newDeviceSecret()),
+    ...(await authDeps(pool, config, identity.users, logger)),
     dashboardDir,
     readiness: {
       postgres: () => pool.query('SELECT 1'),

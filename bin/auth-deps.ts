@@ -1,7 +1,11 @@
 import type pg from 'pg';
+import { newDeviceSecret } from '../common/ids.js';
+import type { Logger } from '../common/logger.js';
+import { hashSecret, verifySecret } from '../common/secret-hash.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { OidcClient, parseOidcProviders } from '../directory/sessions/oidc.service.js';
 import { SessionService } from '../directory/sessions/session.service.js';
+import { SignInService, type SignInServiceDeps } from '../directory/sessions/sign-in.service.js';
 import { SignInThrottle } from '../directory/sessions/sign-in-throttle.service.js';
 import { TokenService } from '../api/auth/token.service.js';
 import { masterKeyringFrom } from '../directory/crypto/crypto.config.js';
@@ -19,7 +23,12 @@ import { UserDataKeys } from '../directory/crypto/user-data-keys.repository.js';
  * own Postgres pool (role `telemoat_api`). What sessions and sign-ins record about a person is
  * sealed with that person's data key (P12).
  */
-export function authDeps(pool: pg.Pool, config: ApiConfig) {
+export async function authDeps(
+  pool: pg.Pool,
+  config: ApiConfig,
+  users: SignInServiceDeps['users'],
+  logger: Logger,
+) {
   const userKeys = new UserDataKeys(pool, new DataKeysRepository(pool, masterKeyringFrom(config)));
   const sessions = new SessionsRepository(pool, userKeys);
   const securityEvents = new SecurityEventsRepository(pool);
@@ -31,38 +40,46 @@ export function authDeps(pool: pg.Pool, config: ApiConfig) {
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     sessions,
   });
-  return {
-    tokens,
+  const sessionService = new SessionService({
     sessions,
-    securityEvents,
+    tokens,
     signIns,
-    platformRoles: new PlatformRolesRepository(pool),
-    sessionService: new SessionService({
-      sessions,
-      tokens,
-      signIns,
-      securityEvents,
-      policy: {
-        refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-        sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
-      },
-    }),
-    signInThrottle: new SignInThrottle(securityEvents, {
+    securityEvents,
+    policy: {
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    },
+  });
+  const signIn = new SignInService({
+    users,
+    verifyPassword: verifySecret,
+    decoyHash: await hashSecret(newDeviceSecret()),
+    sessions: sessionService,
+    throttle: new SignInThrottle(securityEvents, {
       windowMs: config.SIGNIN_THROTTLE_WINDOW_MS,
       freeAttemptsPerAccount: config.SIGNIN_THROTTLE_FREE_ATTEMPTS,
       freeAttemptsPerNetwork: config.SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP,
       baseDelayMs: config.SIGNIN_THROTTLE_BASE_DELAY_MS,
       maxDelayMs: config.SIGNIN_THROTTLE_MAX_DELAY_MS,
     }),
+    securityEvents,
+    accountHashKey: config.SECURITY_LOG_KEY,
     oidc: {
       providers: new Map(
         parseOidcProviders(config.OIDC_PROVIDERS).map((p) => [p.id, new OidcClient(p)]),
       ),
       logins: new OidcLoginsRepository(pool),
     },
-    auth: {
-      cookies: { secure: config.AUTH_COOKIE_SECURE === 'true' },
-      accountHashKey: config.SECURITY_LOG_KEY,
-    },
+    logger,
+  });
+  return {
+    tokens,
+    sessions,
+    securityEvents,
+    signIns,
+    platformRoles: new PlatformRolesRepository(pool),
+    sessionService,
+    signIn,
+    auth: { cookies: { secure: config.AUTH_COOKIE_SECURE === 'true' } },
   };
 }

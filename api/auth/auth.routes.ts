@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../common/errors.js';
-import type { NewSecurityEvent } from '../../directory/security/security-events.repository.js';
-import type { UserRecord } from '../../directory/accounts/users.repository.js';
 import {
   clearRefreshCookie,
   readCookie,
@@ -11,35 +9,23 @@ import {
   setRefreshCookie,
   type CookieSettings,
 } from '../http/cookies.js';
-import { clientIp, userAgentFamily } from '../http/client-info.js';
+import { clientIp, clientOf } from '../http/client-info.js';
 import { oidcRoutes, type OidcRoutesDeps } from './oidc.routes.js';
 import { defineRoute, type Route } from '../http/route.js';
-import type { IssuedTokens, SessionService } from '../../directory/sessions/session.service.js';
-import {
-  accountKeyOf,
-  type SignInThrottle,
-} from '../../directory/sessions/sign-in-throttle.service.js';
+import type {
+  IssuedTokens,
+  SessionCredential,
+  SessionService,
+} from '../../directory/sessions/session.service.js';
 import type { TokenService } from './token.service.js';
 
 export interface AuthSettings {
   cookies: CookieSettings;
-  /** Key of the keyed hash that names accounts in the security log. */
-  accountHashKey: string;
 }
 
 export interface AuthRoutesDeps extends OidcRoutesDeps {
-  users: { findByEmail(email: string): Promise<UserRecord | null> };
-  verifyPassword: (password: string, hash: string) => Promise<boolean>;
   tokens: TokenService;
-  /** A hash of a random password, checked when the e-mail is unknown so timing reveals nothing. */
-  decoyHash: string;
-  sessionService: SessionService;
-  sessions: {
-    revoke(sessionId: string, userId: string, reason: 'logout'): Promise<boolean>;
-    revokeAll(userId: string, reason: 'logout-all'): Promise<number>;
-  };
-  signInThrottle: SignInThrottle;
-  securityEvents: { record(event: NewSecurityEvent): Promise<void> };
+  sessionService: Pick<SessionService, 'refresh' | 'end'>;
   auth: AuthSettings;
 }
 
@@ -106,22 +92,19 @@ function tokensFor(
 /** Sign-in with a password, refresh, logout (P9, P10); OpenID Connect routes beside them (P8). */
 export function authRoutes(deps: AuthRoutesDeps): Route[] {
   /**
-   * The session a logout names: the bearer access token's, or the refresh token's (body, or
-   * cookie with the CSRF header). Null when a credential was given but its session is over.
+   * What a logout names: the bearer access token's session, or the refresh token (body, or
+   * cookie with the CSRF header).
    */
-  async function sessionOf(
-    req: Request,
-    body: RefreshBody,
-  ): Promise<{ sessionId: string; userId: string } | null> {
+  async function credentialOf(req: Request, body: RefreshBody): Promise<SessionCredential> {
     const bearer = /^Bearer (\S+)$/.exec(req.header('authorization') ?? '')?.[1];
     if (bearer) {
-      const claims = await deps.tokens.verify(bearer);
-      if (!claims) throw new AppError('UNAUTHENTICATED');
-      return claims;
+      const session = await deps.tokens.verify(bearer);
+      if (!session) throw new AppError('UNAUTHENTICATED');
+      return { session };
     }
     const presented = refreshTokenOf(req, body);
     if (!presented) throw new AppError('UNAUTHENTICATED');
-    return deps.sessionService.sessionOf(presented.token);
+    return { refreshToken: presented.token };
   }
 
   return [
@@ -138,36 +121,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
       },
       async ({ req, res, body }) => {
-        const { email, password, refreshTokenIn } = body;
-        const accountKey = accountKeyOf(email, deps.auth.accountHashKey);
-        const ip = clientIp(req);
-        const event = { accountKey, ...(ip ? { ip } : {}) };
-        const issued = await deps.signInThrottle.serialised(accountKey, async () => {
-          // Checked before the password, and keyed by the address as typed, so the answer is
-          // the same whether or not the account exists (P10).
-          const waitMs = await deps.signInThrottle.retryAfterMs(accountKey, ip);
-          if (waitMs > 0) {
-            await deps.securityEvents.record({ type: 'signin_throttled', ...event });
-            const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-            res.setHeader('retry-after', String(seconds));
-            throw new AppError('TOO_MANY_ATTEMPTS', { retryAfterSeconds: seconds });
-          }
-          const user = await deps.users.findByEmail(email);
-          const matches = await deps.verifyPassword(password, user?.passwordHash ?? deps.decoyHash);
-          // One answer for unknown e-mail, wrong password and unverified account alike.
-          if (!user || !user.passwordHash || !matches || !user.verified) {
-            await deps.securityEvents.record({ type: 'signin_failed', ...event });
-            throw new AppError('INVALID_CREDENTIALS');
-          }
-          return deps.sessionService.start({
-            userId: user.id,
-            method: 'password',
-            userAgent: userAgentFamily(req.header('user-agent')),
-            ip,
-            accountKey,
-          });
-        });
-        return tokensFor(res, deps.auth, issued, refreshTokenIn);
+        const issued = await deps.signIn.withPassword(body.email, body.password, clientOf(req));
+        return tokensFor(res, deps.auth, issued, body.refreshTokenIn);
       },
     ),
     defineRoute(
@@ -210,8 +165,7 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
       },
       async ({ req, res, body }) => {
-        const session = await sessionOf(req, body);
-        if (session) await deps.sessions.revoke(session.sessionId, session.userId, 'logout');
+        await deps.sessionService.end(await credentialOf(req, body), 'logout');
         clearRefreshCookie(res, deps.auth.cookies);
         return undefined;
       },
@@ -228,9 +182,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
       },
       async ({ req, res, body }) => {
-        const session = await sessionOf(req, body);
-        if (!session) throw new AppError('UNAUTHENTICATED');
-        await deps.sessions.revokeAll(session.userId, 'logout-all');
+        const ended = await deps.sessionService.end(await credentialOf(req, body), 'logout-all');
+        if (!ended) throw new AppError('UNAUTHENTICATED');
         clearRefreshCookie(res, deps.auth.cookies);
         return undefined;
       },

@@ -1,62 +1,19 @@
 import { z } from 'zod';
-import { AppError } from '../../common/errors.js';
-import { READING_FUTURE_SLACK_MS } from '../../common/limits.js';
-import { deviceIdPattern, metricPattern } from '../../common/ids.js';
-import type {
-  AuditAction,
-  AuditLogRepository,
-} from '../../directory/accounts/audit-log.repository.js';
-import type {
-  Device,
-  DevicePosition,
-  DeviceStatus,
-} from '../../directory/devices/devices.repository.js';
-import type { Presence } from '../../influx/presence.reader.js';
-import type {
-  ManyAggregateQuery,
-  AggregateRow,
-  LatestRow,
-  ReadingRow,
-  ReadingsRange,
-} from '../../influx/readings.reader.js';
-import { decodeCursor, limitParam, pageOf } from '../http/page-cursor.js';
+import { deviceIdPattern } from '../../common/ids.js';
+import type { Device } from '../../directory/devices/devices.repository.js';
+import type { DevicesService } from '../../directory/devices/devices.service.js';
+import { decodeCursor, pageOf } from '../http/page-cursor.js';
+import { deviceParams, orgParams, pageQuery } from '../http/params.js';
 import { defineRoute, type Route } from '../http/route.js';
-import { deviceParams, isoTime, orgParams, pageQuery } from '../http/params.js';
+import type { ReadingsService } from '../readings/readings.service.js';
 
 export interface DevicesRoutesDeps {
-  devices: {
-    listForOrg(orgId: string): Promise<Device[]>;
-    findInOrg(orgId: string, deviceId: string): Promise<Device | null>;
-    findManyInOrg(orgId: string, deviceIds: readonly string[]): Promise<Device[]>;
-    pageForOrg(orgId: string, page: { limit: number; after?: DevicePosition }): Promise<Device[]>;
-    provision(orgId: string, displayName: string): Promise<{ device: Device; secret: string }>;
-    rename(orgId: string, deviceId: string, displayName: string): Promise<Device | null>;
-    setStatus(orgId: string, deviceId: string, status: DeviceStatus): Promise<Device | null>;
-    rotateSecret(
-      orgId: string,
-      deviceId: string,
-    ): Promise<{ device: Device; secret: string } | null>;
-    remove(orgId: string, deviceId: string): Promise<boolean>;
-  };
-  readings: {
-    list(range: ReadingsRange): Promise<ReadingRow[]>;
-    aggregateMany(query: ManyAggregateQuery): Promise<Map<string, AggregateRow[]>>;
-    latest(tenantKey: string): Promise<LatestRow[]>;
-    lastReadingTime(tenantKey: string, deviceKey: string): Promise<number | null>;
-  };
-  presence: { latest(tenantKey: string, deviceKey: string): Promise<Presence | null> };
-  auditLog: Pick<AuditLogRepository, 'record'>;
+  devicesService: DevicesService;
+  readingsService: Pick<ReadingsService, 'deviceStatus'>;
   /** Where devices reach the broker (MQTT_PUBLIC_URL), for the example command. */
   mqttPublicUrl: string;
-  now?: () => number;
 }
 
-const readingsQuery = z.strictObject({
-  metric: z.string().regex(metricPattern).optional(),
-  from: isoTime.optional(),
-  to: isoTime.optional(),
-  limit: limitParam(10_000, 1000),
-});
 const devicePosition = z.tuple([z.string().min(1).max(200), z.string().regex(deviceIdPattern)]);
 
 /** What people call a device: one line of printable text. */
@@ -67,24 +24,6 @@ const deviceName = z
   .max(200)
   .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
 const nameBody = z.strictObject({ name: deviceName });
-
-/** At most this many devices in one readings request: one InfluxDB query each. */
-const MAX_DEVICES_PER_REQUEST = 50;
-const deviceList = z
-  .string()
-  .max(MAX_DEVICES_PER_REQUEST * 65)
-  .transform((value) => [...new Set(value.split(','))])
-  .pipe(z.array(z.string().regex(deviceIdPattern)).min(1).max(MAX_DEVICES_PER_REQUEST));
-const windowParam = z.enum(['raw', '1m', '1h', '1d']);
-const manyReadingsQuery = z.strictObject({
-  devices: deviceList,
-  metric: z.string().regex(metricPattern),
-  from: isoTime.optional(),
-  to: isoTime.optional(),
-  window: windowParam.default('1h'),
-  /** Raw readings per device, newest first; aggregates always cover the whole range. */
-  limit: limitParam(10_000, 1000),
-});
 
 const deviceSummary = z.object({
   id: z.string(),
@@ -109,21 +48,6 @@ const withSecret = z.object({
   /** A command that publishes one reading with the new secret. */
   mosquittoPub: z.string(),
 });
-const reading = z.object({
-  time: z.iso.datetime(),
-  metric: z.string(),
-  value: z.union([z.number(), z.boolean()]),
-});
-const aggregatePoint = z.object({
-  time: z.iso.datetime(),
-  min: z.number().nullable(),
-  max: z.number().nullable(),
-  mean: z.number().nullable(),
-  count: z.number().int(),
-});
-const rawPoint = z.object({ time: z.iso.datetime(), value: z.union([z.number(), z.boolean()]) });
-
-const DAY_MS = 86_400_000;
 const iso = (ms: number | Date) => new Date(ms).toISOString();
 
 function details(device: Device) {
@@ -151,35 +75,8 @@ export function mosquittoPubExample(brokerUrl: string, deviceId: string, secret:
   ].join(' ');
 }
 
-/** Devices and their readings, for members of the organisation that owns them (P2). */
+/** An organisation's devices, for its members; its admins manage them (P2). */
 export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
-  /** Scoped by organisation, so another organisation's device answers as a missing one. */
-  async function deviceOf(orgId: string, deviceId: string): Promise<Device> {
-    const device = await deps.devices.findInOrg(orgId, deviceId);
-    if (!device) throw new AppError('NOT_FOUND');
-    return device;
-  }
-
-  const found = (device: Device | null): Device => {
-    if (!device) throw new AppError('NOT_FOUND');
-    return device;
-  };
-
-  /** Device changes go to the acting admin's own history (P11). */
-  const audit = (userId: string, action: AuditAction, orgId: string, deviceId: string) =>
-    deps.auditLog.record({ userId, actorUserId: userId, action, details: { orgId, deviceId } });
-
-  function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
-    const to = query.to
-      ? new Date(query.to)
-      : new Date((deps.now ?? Date.now)() + READING_FUTURE_SLACK_MS);
-    const from = query.from ? new Date(query.from) : new Date(to.getTime() - DAY_MS);
-    if (from >= to) {
-      throw new AppError('VALIDATION_FAILED', [{ path: 'from', message: 'must be before to' }]);
-    }
-    return { from, to };
-  }
-
   const secretAnswer = ({ device, secret }: { device: Device; secret: string }) => ({
     device: details(device),
     secret,
@@ -202,9 +99,9 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
       },
       async ({ org, params, userId }) => {
         const status = action === 'disable' ? 'disabled' : 'active';
-        const device = found(await deps.devices.setStatus(org.orgId, params.deviceId, status));
-        await audit(userId, `device.${action}d`, org.orgId, device.id);
-        return details(device);
+        return details(
+          await deps.devicesService.setStatus(userId, org.orgId, params.deviceId, status),
+        );
       },
     );
 
@@ -222,7 +119,7 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
       },
       async ({ org, query }) => {
         const after = query.cursor ? decodeCursor(devicePosition, query.cursor) : undefined;
-        const rows = await deps.devices.pageForOrg(org.orgId, {
+        const rows = await deps.devicesService.page(org.orgId, {
           limit: query.limit + 1,
           ...(after ? { after: { name: after[0], id: after[1] } } : {}),
         });
@@ -246,9 +143,7 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         status: 201,
       },
       async ({ org, body, userId }) => {
-        const provisioned = await deps.devices.provision(org.orgId, body.name);
-        await audit(userId, 'device.created', org.orgId, provisioned.device.id);
-        return secretAnswer(provisioned);
+        return secretAnswer(await deps.devicesService.register(userId, org.orgId, body.name));
       },
     ),
     defineRoute(
@@ -262,17 +157,12 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         response: withPresence,
       },
       async ({ org, params }) => {
-        const device = await deviceOf(org.orgId, params.deviceId);
-        const [presence, lastReading] = await Promise.all([
-          deps.presence.latest(org.tenantKey, device.pseudonym),
-          deps.readings.lastReadingTime(org.tenantKey, device.pseudonym),
-        ]);
-        const seen = [presence?.since, lastReading].filter((t): t is number => t != null);
+        const status = await deps.readingsService.deviceStatus(org, params.deviceId);
         return {
-          ...details(device),
-          connected: presence?.connected ?? false,
-          lastSeen: seen.length > 0 ? iso(Math.max(...seen)) : null,
-          lastReadingAt: lastReading === null ? null : iso(lastReading),
+          ...details(status.device),
+          connected: status.connected,
+          lastSeen: status.lastSeen === null ? null : iso(status.lastSeen),
+          lastReadingAt: status.lastReadingAt === null ? null : iso(status.lastReadingAt),
         };
       },
     ),
@@ -288,9 +178,9 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         response: deviceDetails,
       },
       async ({ org, params, body, userId }) => {
-        const device = found(await deps.devices.rename(org.orgId, params.deviceId, body.name));
-        await audit(userId, 'device.renamed', org.orgId, device.id);
-        return details(device);
+        return details(
+          await deps.devicesService.rename(userId, org.orgId, params.deviceId, body.name),
+        );
       },
     ),
     defineRoute(
@@ -305,10 +195,9 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         response: withSecret,
       },
       async ({ org, params, userId }) => {
-        const rotated = await deps.devices.rotateSecret(org.orgId, params.deviceId);
-        if (!rotated) throw new AppError('NOT_FOUND');
-        await audit(userId, 'device.secret_rotated', org.orgId, rotated.device.id);
-        return secretAnswer(rotated);
+        return secretAnswer(
+          await deps.devicesService.rotateSecret(userId, org.orgId, params.deviceId),
+        );
       },
     ),
     statusRoute('disable'),
@@ -325,157 +214,9 @@ export function devicesRoutes(deps: DevicesRoutesDeps): Route[] {
         status: 204,
       },
       async ({ org, params, userId }) => {
-        if (!(await deps.devices.remove(org.orgId, params.deviceId))) {
-          throw new AppError('NOT_FOUND');
-        }
-        await audit(userId, 'device.deleted', org.orgId, params.deviceId);
+        await deps.devicesService.remove(userId, org.orgId, params.deviceId);
         return undefined;
       },
     ),
-    defineRoute(
-      {
-        method: 'get',
-        path: '/orgs/:orgId/devices/:deviceId/readings',
-        summary: "A device's raw readings, newest first, joined with its name",
-        tag: 'readings',
-        access: { kind: 'org', minRole: 'viewer' },
-        params: deviceParams,
-        query: readingsQuery,
-        response: z.object({
-          device: z.object({ id: z.string(), name: z.string() }),
-          readings: z.array(reading),
-        }),
-      },
-      async ({ org, params, query }) => {
-        const device = await deviceOf(org.orgId, params.deviceId);
-        const { from, to } = rangeOf(query);
-        const rows = await deps.readings.list({
-          tenantKey: org.tenantKey,
-          deviceKey: device.pseudonym,
-          ...(query.metric ? { metric: query.metric } : {}),
-          from,
-          to,
-          limit: query.limit,
-        });
-        return {
-          device: { id: device.id, name: device.displayName },
-          readings: rows.map((r) => ({ time: iso(r.time), metric: r.metric, value: r.value })),
-        };
-      },
-    ),
-    defineRoute(
-      {
-        method: 'get',
-        path: '/orgs/:orgId/readings',
-        summary:
-          'One metric of several devices: raw readings (newest first) or min/max/mean/count per 1m, 1h or 1d window (oldest first)',
-        tag: 'readings',
-        access: { kind: 'org', minRole: 'viewer' },
-        params: orgParams,
-        query: manyReadingsQuery,
-        response: z.object({
-          window: windowParam,
-          from: z.iso.datetime(),
-          to: z.iso.datetime(),
-          devices: z.array(
-            z.object({
-              id: z.string(),
-              name: z.string(),
-              metric: z.string(),
-              points: z.array(z.union([aggregatePoint, rawPoint])),
-            }),
-          ),
-        }),
-      },
-      async ({ org, query }) => {
-        const { from, to } = rangeOf(query);
-        const owned = await deps.devices.findManyInOrg(org.orgId, query.devices);
-        // Another organisation's id answers exactly like an unknown one.
-        if (owned.length !== query.devices.length) throw new AppError('NOT_FOUND');
-        const byId = new Map(owned.map((d) => [d.id, d]));
-        const devices = query.devices.map((id) => byId.get(id)!);
-        const { metric, window } = query;
-        const keys = { tenantKey: org.tenantKey, metric, from, to };
-        const aggregates =
-          window === 'raw'
-            ? null
-            : await aggregateOrRefuse(deps, {
-                ...keys,
-                window,
-                deviceKeys: devices.map((d) => d.pseudonym),
-              });
-        const series = await Promise.all(
-          devices.map(async (device) => {
-            const points = aggregates
-              ? aggregates.get(device.pseudonym)!.map((r) => ({ ...r, time: iso(r.time) }))
-              : (
-                  await deps.readings.list({
-                    ...keys,
-                    deviceKey: device.pseudonym,
-                    limit: query.limit,
-                  })
-                ).map((r) => ({ time: iso(r.time), value: r.value }));
-            return { id: device.id, name: device.displayName, metric, points };
-          }),
-        );
-        return { window, from: iso(from), to: iso(to), devices: series };
-      },
-    ),
-    defineRoute(
-      {
-        method: 'get',
-        path: '/orgs/:orgId/latest',
-        summary: 'The newest value of each metric of each device',
-        tag: 'readings',
-        access: { kind: 'org', minRole: 'viewer' },
-        params: orgParams,
-        response: z.object({
-          devices: z.array(
-            z.object({
-              id: z.string(),
-              name: z.string(),
-              status: z.enum(['active', 'disabled']),
-              readings: z.array(reading),
-            }),
-          ),
-        }),
-      },
-      async ({ org }) => {
-        const [devices, latest] = await Promise.all([
-          deps.devices.listForOrg(org.orgId),
-          deps.readings.latest(org.tenantKey),
-        ]);
-        const byPseudonym = new Map<string, LatestRow[]>();
-        for (const row of latest) {
-          byPseudonym.set(row.deviceKey, [...(byPseudonym.get(row.deviceKey) ?? []), row]);
-        }
-        // Readings of devices deleted from the directory are under pseudonyms nothing names.
-        return {
-          devices: devices.map((d) => ({
-            id: d.id,
-            name: d.displayName,
-            status: d.status,
-            readings: (byPseudonym.get(d.pseudonym) ?? [])
-              .sort((a, b) => a.metric.localeCompare(b.metric))
-              .map((r) => ({ time: iso(r.time), metric: r.metric, value: r.value })),
-          })),
-        };
-      },
-    ),
   ];
-}
-
-/** The reader refuses ranges it cannot answer (too many windows) before it queries: a 400. */
-async function aggregateOrRefuse(
-  deps: DevicesRoutesDeps,
-  query: ManyAggregateQuery,
-): Promise<Map<string, AggregateRow[]>> {
-  try {
-    return await deps.readings.aggregateMany(query);
-  } catch (err) {
-    if (err instanceof RangeError) {
-      throw new AppError('VALIDATION_FAILED', [{ path: 'window', message: err.message }]);
-    }
-    throw err;
-  }
 }

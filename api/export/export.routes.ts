@@ -1,34 +1,20 @@
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../common/errors.js';
-import { READING_FUTURE_SLACK_MS } from '../../common/limits.js';
-import { deviceIdPattern } from '../../common/ids.js';
-import type { Device } from '../../directory/devices/devices.repository.js';
-import {
-  MAX_EXPORT_DEVICES,
-  type ExportedReading,
-  type ExportRange,
-} from '../../influx/readings.export.js';
+import { MAX_EXPORT_DEVICES, type ExportedReading } from '../../influx/readings.export.js';
 import { defineRoute, type Route } from '../http/route.js';
-import { orgParams } from '../http/params.js';
+import { deviceIdList, orgParams } from '../http/params.js';
+import type { ExportService, OpenedExport } from './export.service.js';
 
 export interface ExportRoutesDeps {
-  devices: { listForOrg(orgId: string): Promise<Device[]> };
-  readingsExport: { stream(range: ExportRange): AsyncIterable<ExportedReading[]> };
+  exportService: Pick<ExportService, 'open'>;
   now?: () => number;
 }
-
-/** `devices=id1,id2`: a comma-separated list of the organisation's device ids. */
-export const deviceIdList = z
-  .string()
-  .transform((value) => [...new Set(value.split(','))])
-  .pipe(z.array(z.string().regex(deviceIdPattern)).min(1).max(MAX_EXPORT_DEVICES));
 
 const exportQuery = z.strictObject({
   format: z.enum(['csv', 'ndjson']).default('csv'),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
-  devices: deviceIdList.optional(),
+  devices: deviceIdList(MAX_EXPORT_DEVICES).optional(),
 });
 
 /** What the export writes for one device: its id and name, never its pseudonym. */
@@ -116,6 +102,58 @@ function drainer(res: Response, signal: AbortSignal): () => Promise<void> {
 }
 
 /**
+ * Streams an export into the answer with backpressure. The headers go out with the first
+ * chunk, so a query that fails before it is a normal error answer; one that breaks off later
+ * cuts the connection, which tells the client the file is incomplete.
+ */
+async function download(
+  req: Request,
+  res: Response,
+  abandoned: AbortController,
+  format: Format,
+  opened: OpenedExport,
+  day: string,
+): Promise<void> {
+  const devices = new Map(
+    [...opened.devices].map(([pseudonym, d]) => [
+      pseudonym,
+      { id: d.id, name: d.displayName, csv: `${csvCell(d.id)},${csvCell(d.displayName)}` },
+    ]),
+  );
+  const onClose = () => abandoned.abort();
+  res.on('close', onClose);
+  const drained = drainer(res, abandoned.signal);
+  const start = () => {
+    if (res.headersSent) return;
+    res.status(200);
+    res.setHeader('Content-Type', format.contentType);
+    res.setHeader(
+      'Content-Disposition',
+      `attachment; filename="telemoat-readings-${day}.${format.extension}"`,
+    );
+    res.write(format.head);
+  };
+  try {
+    for await (const readings of opened.batches) {
+      start();
+      const text = format.rows(readings, devices);
+      if (text && !res.write(text)) await drained();
+      if (abandoned.signal.aborted) return;
+    }
+    start();
+    res.end();
+  } catch (err) {
+    if (abandoned.signal.aborted) return;
+    if (!res.headersSent) throw err;
+    // Mid-download: cutting the connection tells the client the file is incomplete.
+    req.log.error({ err }, 'export broke off');
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/**
  * The organisation's readings as a download (P19): CSV or NDJSON, streamed from InfluxDB a
  * chunk at a time with HTTP backpressure, so any range costs the API the memory of one chunk.
  */
@@ -134,75 +172,14 @@ export function exportRoutes(deps: ExportRoutesDeps): Route[] {
         produces: ['text/csv', 'application/x-ndjson'],
       },
       async ({ req, res, org, query }) => {
-        const to = query.to
-          ? new Date(query.to)
-          : new Date((deps.now ?? Date.now)() + READING_FUTURE_SLACK_MS);
-        // By default everything: the raw retention policy bounds what is still stored.
-        const from = query.from ? new Date(query.from) : new Date(0);
-        if (from >= to) {
-          throw new AppError('VALIDATION_FAILED', [{ path: 'from', message: 'must be before to' }]);
-        }
-        const known = await deps.devices.listForOrg(org.orgId);
-        let deviceKeys: string[] | undefined;
-        if (query.devices) {
-          const byId = new Map(known.map((d) => [d.id, d]));
-          deviceKeys = query.devices.map((id) => {
-            const device = byId.get(id);
-            // Scoped by organisation: another organisation's device is a missing one.
-            if (!device) throw new AppError('NOT_FOUND');
-            return device.pseudonym;
-          });
-        }
-        // A removed device's readings have no id or name any more; they are left out.
-        const devices = new Map(
-          known.map((d) => [
-            d.pseudonym,
-            { id: d.id, name: d.displayName, csv: `${csvCell(d.id)},${csvCell(d.displayName)}` },
-          ]),
-        );
-        const format = formats[query.format];
-
         const abandoned = new AbortController();
-        const onClose = () => abandoned.abort();
-        res.on('close', onClose);
-        const drained = drainer(res, abandoned.signal);
-        const start = () => {
-          if (res.headersSent) return;
-          const day = new Date((deps.now ?? Date.now)()).toISOString().slice(0, 10);
-          res.status(200);
-          res.setHeader('Content-Type', format.contentType);
-          res.setHeader(
-            'Content-Disposition',
-            `attachment; filename="telemoat-readings-${day}.${format.extension}"`,
-          );
-          res.write(format.head);
-        };
-        try {
-          const batches = deps.readingsExport.stream({
-            tenantKey: org.tenantKey,
-            ...(deviceKeys ? { deviceKeys } : {}),
-            from,
-            to,
-            signal: abandoned.signal,
-          });
-          // Headers go out with the first chunk: until then a failing query is a normal error.
-          for await (const readings of batches) {
-            start();
-            const text = format.rows(readings, devices);
-            if (text && !res.write(text)) await drained();
-            if (abandoned.signal.aborted) return undefined;
-          }
-          start();
-          res.end();
-        } catch (err) {
-          if (abandoned.signal.aborted) return undefined;
-          if (!res.headersSent) throw err;
-          // Mid-download: cutting the connection tells the client the file is incomplete.
-          req.log.error({ err }, 'export broke off');
-          res.destroy();
-        } finally {
-          res.off('close', onClose);
-        }
+        const opened = await deps.exportService.open(
+          org,
+          { ...query, deviceIds: query.devices },
+          abandoned.signal,
+        );
+        const day = new Date((deps.now ?? Date.now)()).toISOString().slice(0, 10);
+        await download(req, res, abandoned, formats[query.format], opened, day);
         return undefined;
       },
     ),

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Request } from 'express';
+import type { SignInClient } from '../../directory/sessions/sign-in.service.js';
 
 /**
  * What the API keeps about the client of a sign-in. The full User-Agent string is a tracking
@@ -38,4 +39,9 @@ export function clientIp(req: Request): string | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(raw);
   const ip = mapped ? mapped[1]! : raw;
   return isIPv4(ip) || isIPv6(ip) ? ip : undefined;
+}
+
+/** The client of a sign-in as the records may keep it: its address and a coarse family. */
+export function clientOf(req: Request): SignInClient {
+  return { ip: clientIp(req), userAgent: userAgentFamily(req.header('user-agent')) };
 }

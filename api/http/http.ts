@@ -67,9 +67,17 @@ export function errorHandler() {
       res.destroy();
       return;
     }
-    if (appError.status === 503) res.setHeader('Retry-After', '5');
+    const retryAfter = retryAfterOf(appError);
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
     res.status(appError.status).json(appError.toBody());
   };
+}
+
+/** Seconds a client should wait: what the error says (throttling), or 5 while a store is down. */
+function retryAfterOf(error: AppError): number | undefined {
+  const { retryAfterSeconds } = (error.details ?? {}) as { retryAfterSeconds?: unknown };
+  if (typeof retryAfterSeconds === 'number') return retryAfterSeconds;
+  return error.status === 503 ? 5 : undefined;
 }
 
 function toAppError(err: unknown): AppError {

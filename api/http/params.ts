@@ -13,3 +13,15 @@ export const pageQuery = z.strictObject({
   limit: limitParam(500, 100),
   cursor: cursorParam.optional(),
 });
+
+/**
+ * `devices=id1,id2`: a comma-separated list of at most `max` device ids, each kept once. The
+ * text is bounded before it is split: an id has at most 64 characters, plus its comma.
+ */
+export function deviceIdList(max: number) {
+  return z
+    .string()
+    .max(max * 65)
+    .transform((value) => [...new Set(value.split(','))])
+    .pipe(z.array(z.string().regex(deviceIdPattern)).min(1).max(max));
+}

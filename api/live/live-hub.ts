@@ -1,6 +1,7 @@
 import { AppError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { RecentReading } from '../../influx/recent-readings.reader.js';
+import type { Telemetry } from '../../influx/tenant-telemetry.js';
 
 /** One new reading as a live subscriber receives it: the device's id, never its pseudonym. */
 export interface LiveReading {
@@ -19,7 +20,7 @@ export interface LiveSubscriber {
 }
 
 export interface LiveHubOptions {
-  recent: { since(tenantKey: string, since: Date, limit: number): Promise<RecentReading[]> };
+  telemetry: Telemetry;
   devices: { listForOrg(orgId: string): Promise<{ id: string; pseudonym: string }[]> };
   logger: Logger;
   /** How often a tenant with subscribers is polled. */
@@ -53,7 +54,8 @@ export class LiveHub {
   /**
    * Adds a subscriber and resolves once its organisation's poller has taken stock of what is
    * already stored: from then on, every reading that reaches InfluxDB is new and delivered.
-   * Rejects (and subscribes nobody) when that first poll fails. Returns the unsubscribe.
+   * Rejects (and subscribes nobody) when that first poll fails, or NOT_FOUND when a device it
+   * asks for is not the organisation's. Returns the unsubscribe.
    */
   async subscribe(
     org: { orgId: string; tenantKey: string },
@@ -61,6 +63,11 @@ export class LiveHub {
   ): Promise<() => void> {
     // Shutting down: the client may reconnect to another instance.
     if (this.closed) throw new AppError('SERVICE_UNAVAILABLE');
+    if (subscriber.devices) {
+      const known = new Set((await this.options.devices.listForOrg(org.orgId)).map((d) => d.id));
+      // Scoped by organisation: another organisation's device is a missing one.
+      if (![...subscriber.devices].every((id) => known.has(id))) throw new AppError('NOT_FOUND');
+    }
     let feed = this.feeds.get(org.orgId);
     if (!feed) {
       const created = new TenantFeed(org.orgId, org.tenantKey, this.options, () => {
@@ -160,7 +167,9 @@ class TenantFeed {
 
   private async poll(priming: boolean): Promise<void> {
     const since = Math.max(this.now() - this.overlapMs, this.continueFrom);
-    const rows = await this.options.recent.since(this.tenantKey, new Date(since), POLL_LIMIT);
+    const rows = await this.options.telemetry
+      .forTenant(this.tenantKey)
+      .live.since(new Date(since), POLL_LIMIT);
     if (this.stopped) return;
     const last = rows.at(-1);
     this.continueFrom = rows.length === POLL_LIMIT && last ? last.time - 1 : 0;

@@ -1,16 +1,12 @@
 import { z } from 'zod';
-import type { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
-import type { MetricDescription } from '../../directory/organisations/metric-units.repository.js';
+import type { MetricUnitsService } from '../../directory/organisations/metric-units.service.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { metricName, orgParams } from '../http/params.js';
+import type { ReadingsService } from './readings.service.js';
 
 export interface MetricsRoutesDeps {
-  metricUnits: {
-    listForOrg(orgId: string): Promise<MetricDescription[]>;
-    describe(orgId: string, description: MetricDescription): Promise<void>;
-  };
-  readings: { metrics(tenantKey: string): Promise<string[]> };
-  auditLog: Pick<AuditLogRepository, 'record'>;
+  readingsService: Pick<ReadingsService, 'metricCatalogue'>;
+  metricUnitsService: Pick<MetricUnitsService, 'describe'>;
 }
 
 /**
@@ -101,24 +97,10 @@ export function metricsRoutes(deps: MetricsRoutesDeps): Route[] {
         params: orgParams,
         response: z.object({ metrics: z.array(metricEntry), units: z.array(z.string()) }),
       },
-      async ({ org }) => {
-        const [reported, described] = await Promise.all([
-          deps.readings.metrics(org.tenantKey),
-          deps.metricUnits.listForOrg(org.orgId),
-        ]);
-        const descriptions = new Map(described.map((d) => [d.metric, d]));
-        const names = [...new Set([...reported, ...descriptions.keys()])].sort();
-        const seen = new Set(reported);
-        return {
-          metrics: names.map((metric) => ({
-            metric,
-            unit: descriptions.get(metric)?.unit ?? null,
-            label: descriptions.get(metric)?.label ?? null,
-            reported: seen.has(metric),
-          })),
-          units: [...METRIC_UNITS],
-        };
-      },
+      async ({ org }) => ({
+        metrics: await deps.readingsService.metricCatalogue(org),
+        units: [...METRIC_UNITS],
+      }),
     ),
     defineRoute(
       {
@@ -133,13 +115,7 @@ export function metricsRoutes(deps: MetricsRoutesDeps): Route[] {
       },
       async ({ org, params, body, userId }) => {
         const description = { metric: params.metric, unit: body.unit, label: body.label };
-        await deps.metricUnits.describe(org.orgId, description);
-        await deps.auditLog.record({
-          userId,
-          actorUserId: userId,
-          action: 'metric.described',
-          details: { orgId: org.orgId, metric: params.metric },
-        });
+        await deps.metricUnitsService.describe(userId, org.orgId, description);
         return description;
       },
     ),

@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import { newDeviceId, newDeviceSecret, newPseudonym } from '../../common/ids.js';
 import { hashDeviceSecret } from '../../common/secret-hash.js';
-import { transaction } from '../db/transaction.js';
+import { transaction, type Queryable } from '../db/transaction.js';
 
 export interface Device {
   id: string;
@@ -44,7 +43,7 @@ const toDevice = (r: DeviceRow): Device => ({
 });
 
 export class DevicesRepository {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: Queryable) {}
 
   /**
    * Registers a device and returns its secret. The secret exists in plaintext only in this

@@ -6,7 +6,13 @@ export interface SessionStore {
   create(input: NewSession): Promise<string>;
   rotate(oldHash: Buffer, newHash: Buffer, newExpiresAt: Date): Promise<RotateResult>;
   sessionOfRefreshToken(hash: Buffer): Promise<{ sessionId: string; userId: string } | null>;
+  revoke(sessionId: string, userId: string, reason: 'logout'): Promise<boolean>;
+  revokeAll(userId: string, reason: 'logout-all'): Promise<number>;
 }
+
+/** What names a session to end: a verified access token's claims, or a refresh token. */
+export type SessionCredential =
+  { session: { sessionId: string; userId: string } } | { refreshToken: string };
 
 /**
  * Signs access tokens; the API's token service (JWT) is injected, so the directory knows
@@ -120,8 +126,23 @@ export class SessionService {
     return this.issue(result.userId, result.sessionId, next);
   }
 
+  /**
+   * Ends the session a credential names at once (P9), or with `logout-all` every session of
+   * its user. False when a refresh token names no live session: nothing was ended.
+   */
+  async end(credential: SessionCredential, scope: 'logout' | 'logout-all'): Promise<boolean> {
+    const session =
+      'session' in credential ? credential.session : await this.sessionOf(credential.refreshToken);
+    if (!session) return false;
+    if (scope === 'logout-all') await this.deps.sessions.revokeAll(session.userId, scope);
+    else await this.deps.sessions.revoke(session.sessionId, session.userId, scope);
+    return true;
+  }
+
   /** The live session a refresh token belongs to, or null. */
-  async sessionOf(refreshToken: string): Promise<{ sessionId: string; userId: string } | null> {
+  private async sessionOf(
+    refreshToken: string,
+  ): Promise<{ sessionId: string; userId: string } | null> {
     if (!refreshTokenPattern.test(refreshToken)) return null;
     return this.deps.sessions.sessionOfRefreshToken(hashRefreshToken(refreshToken));
   }

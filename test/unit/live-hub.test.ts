@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LiveHub, type LiveReading, type LiveSubscriber } from '../../api/live/live-hub.js';
 import { createLogger } from '../../common/logger.js';
 import type { RecentReading } from '../../influx/recent-readings.reader.js';
+import type { TenantTelemetry } from '../../influx/tenant-telemetry.js';
 
 const TENANT = 'a'.repeat(32);
 const KEY_1 = '1'.repeat(32);
@@ -18,16 +19,22 @@ function fakes() {
   const calls = { polls: 0, directoryReads: 0 };
   let failing = false;
   const hub = new LiveHub({
-    recent: {
-      since(tenantKey, since, limit) {
-        calls.polls++;
-        if (failing) return Promise.reject(new Error('InfluxDB is down'));
+    telemetry: {
+      forTenant(tenantKey) {
         expect(tenantKey).toBe(TENANT);
-        const rows = stored
-          .filter((r) => r.time > since.getTime())
-          .sort((a, b) => a.time - b.time)
-          .slice(0, limit);
-        return Promise.resolve(rows);
+        const live: TenantTelemetry['live'] = {
+          since(since, limit) {
+            calls.polls++;
+            if (failing) return Promise.reject(new Error('InfluxDB is down'));
+            const rows = stored
+              .filter((r) => r.time > since.getTime())
+              .sort((a, b) => a.time - b.time)
+              .slice(0, limit);
+            return Promise.resolve(rows);
+          },
+        };
+        // The hub reads only the live poll of a tenant's telemetry.
+        return { live } as TenantTelemetry;
       },
     },
     devices: {

@@ -15,7 +15,7 @@ import {
   OidcError,
   parseOidcProviders,
   verifyIdToken,
-} from '../../api/oidc.service.js';
+} from '../../directory/sessions/oidc.service.js';
 
 const issuer = 'https://id.example.test';
 const clientId = 'telemoat';

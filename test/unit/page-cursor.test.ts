@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { mosquittoPubExample } from '../../api/devices.routes.js';
-import { decodeCursor, encodeCursor, pageOf } from '../../api/page-cursor.js';
+import { mosquittoPubExample } from '../../api/devices/devices.routes.js';
+import { decodeCursor, encodeCursor, pageOf } from '../../api/http/page-cursor.js';
 
 describe('opaque page cursors', () => {
   const position = z.tuple([z.string(), z.string()]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commonPasswordCount, passwordProblem } from '../../directory/password-policy.js';
+import { commonPasswordCount, passwordProblem } from '../../directory/accounts/password-policy.js';
 
 describe('password policy', () => {
   it('ships the 1,000 most common passwords of 8 or more characters', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { userAgentFamily } from '../../api/client-info.js';
+import { userAgentFamily } from '../../api/http/client-info.js';
 import {
   accountKeyOf,
   delayAfter,
   SignInThrottle,
   type FailureCounts,
-} from '../../api/sign-in-throttle.service.js';
+} from '../../directory/sessions/sign-in-throttle.service.js';
 
 const policy = {
   windowMs: 900_000,

@@ -25,7 +25,7 @@ export const apiConfigSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('telemoat'),
   JWT_AUDIENCE: z.string().min(1).default('telemoat-api'),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
-  // Sessions (P9), sign-in throttling (P10) and OpenID Connect (P8): see api/auth.routes.ts.
+  // Sessions (P9), sign-in throttling (P10) and OpenID Connect (P8): see directory/sessions/sign-in.service.ts.
   /** How long a refresh token may wait to be exchanged: a session's idle timeout. */
   REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(1_209_600),
   /** A session's absolute lifetime, however often it is refreshed. */

@@ -23,7 +23,7 @@ import { INFLUX_DATABASE, type Benchmark, type BenchContext } from './context.js
 import { fmt, log, processCpuSeconds, renderBarChart, sleep, textTable } from './kit.js';
 import { runLoad, type LoadResult } from './load.js';
 
-/** The most devices one readings request takes (api/devices.routes.ts). */
+/** The most devices one readings request takes (api/readings/readings.routes.ts). */
 const DEVICES = 50;
 const METRIC = 'temperature';
 const SEED_METRICS = [METRIC, 'humidity'];

@@ -29,7 +29,7 @@ interface Format {
   contentType: string;
   extension: string;
   head: string;
-  rows(readings: ExportedReading[], devices: ReadonlyMap<string, DeviceColumns>): string;
+  row(reading: ExportedReading, device: DeviceColumns): string;
 }
 
 const formats: Record<'csv' | 'ndjson', Format> = {
@@ -38,37 +38,37 @@ const formats: Record<'csv' | 'ndjson', Format> = {
     contentType: 'text/csv; charset=utf-8; header=present',
     extension: 'csv',
     head: 'time,device_id,device_name,metric,value\r\n',
-    rows(readings, devices) {
-      let text = '';
-      for (const r of readings) {
-        const device = devices.get(r.deviceKey);
-        if (!device) continue;
-        text += `${new Date(r.time).toISOString()},${device.csv},${csvCell(r.metric)},${String(r.value)}\r\n`;
-      }
-      return text;
-    },
+    row: (r, device) =>
+      `${new Date(r.time).toISOString()},${device.csv},${csvCell(r.metric)},${String(r.value)}\r\n`,
   },
   ndjson: {
     contentType: 'application/x-ndjson',
     extension: 'ndjson',
     head: '',
-    rows(readings, devices) {
-      let text = '';
-      for (const r of readings) {
-        const device = devices.get(r.deviceKey);
-        if (!device) continue;
-        text += `${JSON.stringify({
-          time: new Date(r.time).toISOString(),
-          deviceId: device.id,
-          deviceName: device.name,
-          metric: r.metric,
-          value: r.value,
-        })}\n`;
-      }
-      return text;
-    },
+    row: (r, device) =>
+      `${JSON.stringify({
+        time: new Date(r.time).toISOString(),
+        deviceId: device.id,
+        deviceName: device.name,
+        metric: r.metric,
+        value: r.value,
+      })}\n`,
   },
 };
+
+/** One chunk as text; readings of devices the directory no longer names are left out. */
+function rowsOf(
+  format: Format,
+  readings: ExportedReading[],
+  devices: ReadonlyMap<string, DeviceColumns>,
+): string {
+  let text = '';
+  for (const r of readings) {
+    const device = devices.get(r.deviceKey);
+    if (device) text += format.row(r, device);
+  }
+  return text;
+}
 
 /**
  * One CSV cell. Text a spreadsheet would run as a formula (starting with = + - @, or a tab or
@@ -136,7 +136,7 @@ async function download(
   try {
     for await (const readings of opened.batches) {
       start();
-      const text = format.rows(readings, devices);
+      const text = rowsOf(format, readings, devices);
       if (text && !res.write(text)) await drained();
       if (abandoned.signal.aborted) return;
     }

@@ -36,6 +36,29 @@ const member = z.object({
  * and role; e-mail addresses only its owners and admins, who manage membership.
  */
 export function membersRoutes(deps: MembersRoutesDeps): Route[] {
+  /** Ends a membership; with `account`, deletes the member's whole account too (P6). */
+  const leaveRoute = (what: 'membership' | 'account') =>
+    defineRoute(
+      {
+        method: 'delete',
+        path: `/orgs/:orgId/members/:userId${what === 'account' ? '/account' : ''}`,
+        summary:
+          what === 'account'
+            ? "Delete a member's whole account: only one the organisation's invitation created and that belongs to no other organisation (P6)"
+            : 'Remove a member from the organisation; the account stays',
+        tag: 'members',
+        access: { kind: 'org', minRole: 'admin' },
+        params: memberParams,
+        status: 204,
+        errors: ['CONFLICT'],
+      },
+      async ({ org, params, userId }) => {
+        const end = what === 'account' ? 'deleteAccount' : 'remove';
+        await deps.membersService[end]({ userId }, org.orgId, params.userId);
+        return undefined;
+      },
+    );
+
   return [
     defineRoute(
       {
@@ -88,38 +111,7 @@ export function membersRoutes(deps: MembersRoutesDeps): Route[] {
         role: await deps.membersService.changeRole({ userId }, org.orgId, params.userId, body.role),
       }),
     ),
-    defineRoute(
-      {
-        method: 'delete',
-        path: '/orgs/:orgId/members/:userId',
-        summary: 'Remove a member from the organisation; the account stays',
-        tag: 'members',
-        access: { kind: 'org', minRole: 'admin' },
-        params: memberParams,
-        status: 204,
-        errors: ['CONFLICT'],
-      },
-      async ({ org, params, userId }) => {
-        await deps.membersService.remove({ userId }, org.orgId, params.userId);
-        return undefined;
-      },
-    ),
-    defineRoute(
-      {
-        method: 'delete',
-        path: '/orgs/:orgId/members/:userId/account',
-        summary:
-          "Delete a member's whole account: only one the organisation's invitation created and that belongs to no other organisation (P6)",
-        tag: 'members',
-        access: { kind: 'org', minRole: 'admin' },
-        params: memberParams,
-        status: 204,
-        errors: ['CONFLICT'],
-      },
-      async ({ org, params, userId }) => {
-        await deps.membersService.deleteAccount({ userId }, org.orgId, params.userId);
-        return undefined;
-      },
-    ),
+    leaveRoute('membership'),
+    leaveRoute('account'),
   ];
 }

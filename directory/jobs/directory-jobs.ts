@@ -19,7 +19,7 @@ export async function runDirectoryJobs(
 ): Promise<DirectoryJobsResult> {
   const invitations = await purgeUnacceptedInvitations(pool);
   const registrations = await purgeExpiredRegistrations(pool);
-  // P10, P11: security events, sign-in history, ended sessions (security-retention.ts).
+  // P10, P11: security events, sign-in history, ended sessions (purge-security-records.job.ts).
   const security = await purgeSecurityRecords(pool, retention);
   return { ...invitations, ...registrations, security };
 }

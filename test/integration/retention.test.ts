@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { newPseudonym } from '../../common/ids.js';
-import { InfluxClient, rowsOf, type InfluxSeries } from '../../influx/influx.client.js';
+import { rowsOf, type InfluxSeries } from '../../influx/influx.client.js';
 import { identifier } from '../../influx/influx.setup.js';
 import { toLine } from '../../influx/line-protocol.js';
 import type { ReadingPoint } from '../../ingest/reading-point.js';
@@ -19,19 +18,15 @@ import {
   type RetentionLayout,
   type RollupPolicy,
 } from '../../influx/retention.js';
+import { influxAdmin, uniqueDatabase } from '../support/influx-database.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 const LAYOUT: RetentionLayout = { rawDays: 30, rollupDays: 730 };
 
-const servers = inject('servers');
-const admin = new InfluxClient({
-  url: servers.influxUrl,
-  username: servers.influxAdminUser,
-  password: servers.influxAdminPassword,
-});
-const database = `retention_${randomBytes(4).toString('hex')}`;
+const admin = influxAdmin();
+const database = uniqueDatabase('retention');
 
 async function policies(): Promise<Record<string, { duration: unknown; default: unknown }>> {
   const series = await admin.query(`SHOW RETENTION POLICIES ON ${identifier(database)}`);

@@ -1,19 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, inject } from 'vitest';
-import { InfluxClient } from '../../influx/influx.client.js';
+import { afterAll, beforeAll } from 'vitest';
 import { identifier } from '../../influx/influx.setup.js';
 import { toLine, toPresenceLine } from '../../influx/line-protocol.js';
 import { setupRetention } from '../../influx/retention.js';
 import { createInfluxTelemetry } from '../../influx/tenant-telemetry.js';
+import { influxAdmin, uniqueDatabase } from '../support/influx-database.js';
 import { tenantTelemetryContract } from '../support/tenant-telemetry.contract.js';
 
-const servers = inject('servers');
-const admin = new InfluxClient({
-  url: servers.influxUrl,
-  username: servers.influxAdminUser,
-  password: servers.influxAdminPassword,
-});
-const database = `tenant_telemetry_${randomBytes(4).toString('hex')}`;
+const admin = influxAdmin();
+const database = uniqueDatabase('tenant_telemetry');
 
 beforeAll(async () => {
   await admin.query(`CREATE DATABASE ${identifier(database)}`);

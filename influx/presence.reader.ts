@@ -1,6 +1,7 @@
 import { pseudonymPattern } from '../common/ids.js';
 import { rowsOf, type InfluxClient } from './influx.client.js';
 import { PRESENCE_MEASUREMENT } from './line-protocol.js';
+import { TelemetryError } from './telemetry.errors.js';
 
 export interface Presence {
   /** Whether the broker last recorded a connection (true) or a disconnection (false). */
@@ -21,7 +22,7 @@ export class PresenceReader {
 
   async latest(tenantKey: string, deviceKey: string): Promise<Presence | null> {
     if (!pseudonymPattern.test(tenantKey) || !pseudonymPattern.test(deviceKey)) {
-      throw new RangeError('pseudonym is not allowlisted');
+      throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'pseudonym is not allowlisted');
     }
     const series = await this.client.query(
       `SELECT "connected" FROM "${PRESENCE_MEASUREMENT}" ` +

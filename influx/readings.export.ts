@@ -2,6 +2,7 @@ import { pseudonymPattern } from '../common/ids.js';
 import type { InfluxClient } from './influx.client.js';
 import { READINGS_MEASUREMENT } from './line-protocol.js';
 import { RAW_POLICY } from './retention.js';
+import { TelemetryError } from './telemetry.errors.js';
 
 /** One raw reading as the export sees it: pseudonyms only, never a name (P2). */
 export interface ExportedReading {
@@ -87,7 +88,8 @@ export class ReadingsExporter {
 export function assertExportable(range: Pick<ExportRange, 'tenantKey' | 'deviceKeys'>): void {
   const deviceKeys = range.deviceKeys ?? [];
   if (![range.tenantKey, ...deviceKeys].every((key) => pseudonymPattern.test(key))) {
-    throw new RangeError('pseudonym is not allowlisted');
+    throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'pseudonym is not allowlisted');
   }
-  if (deviceKeys.length > MAX_EXPORT_DEVICES) throw new RangeError('too many devices');
+  if (deviceKeys.length > MAX_EXPORT_DEVICES)
+    throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'too many devices');
 }

@@ -311,7 +311,8 @@ export function rowLimit(limit: number): number {
 /**
  * The windows an aggregate answers, `step` ms apart from `start` to `end`: whole windows, so
  * every window that overlaps [from, to). Refuses what `source` cannot answer before anything is
- * queried; a range of too many windows is a TelemetryError, as a caller's request can ask for one.
+ * queried, each refusal a TelemetryError: TELEMETRY_RANGE_TOO_LARGE when a caller's request asks
+ * for too many windows, TELEMETRY_INVALID_QUERY for what the routes should never let through.
  */
 export function aggregateWindows(
   source: AggregateSource,
@@ -321,14 +322,18 @@ export function aggregateWindows(
   for (const deviceKey of query.deviceKeys) {
     assertAllowlisted({ tenantKey: query.tenantKey, deviceKey });
   }
-  if (query.deviceKeys.length === 0) throw new RangeError('no device to aggregate');
+  if (query.deviceKeys.length === 0)
+    throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'no device to aggregate');
   const step = WINDOW_MS[query.window];
   if (step < SOURCE_RESOLUTION_MS[source]) {
-    throw new RangeError(`${source} cannot answer ${query.window} windows`);
+    throw new TelemetryError(
+      'TELEMETRY_INVALID_QUERY',
+      `${source} cannot answer ${query.window} windows`,
+    );
   }
   const start = Math.floor(query.from.getTime() / step) * step;
   const end = Math.ceil(query.to.getTime() / step) * step;
-  if (!(start < end)) throw new RangeError('from must be before to');
+  if (!(start < end)) throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'from must be before to');
   if ((end - start) / step > MAX_WINDOWS) {
     throw new TelemetryError(
       'TELEMETRY_RANGE_TOO_LARGE',
@@ -348,10 +353,10 @@ export function assertAllowlisted(keys: {
     !pseudonymPattern.test(keys.tenantKey) ||
     (keys.deviceKey !== undefined && !pseudonymPattern.test(keys.deviceKey))
   ) {
-    throw new RangeError('pseudonym is not allowlisted');
+    throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'pseudonym is not allowlisted');
   }
   if (keys.metric !== undefined && !metricPattern.test(keys.metric)) {
-    throw new RangeError('metric is not allowlisted');
+    throw new TelemetryError('TELEMETRY_INVALID_QUERY', 'metric is not allowlisted');
   }
 }
 

@@ -8,6 +8,11 @@ export const telemetryErrorCodes = [
   'TELEMETRY_REJECTED',
   /** An aggregate over more windows than an answer may hold; a wider window fits. */
   'TELEMETRY_RANGE_TOO_LARGE',
+  /**
+   * A query the API should never build: a key off the allowlist, an empty device list, a range
+   * that ends before it starts. The readers check again what the routes validated.
+   */
+  'TELEMETRY_INVALID_QUERY',
 ] as const;
 
 export type TelemetryErrorCode = (typeof telemetryErrorCodes)[number];

@@ -15,6 +15,8 @@ const answers: Record<InternalCode, (err: InternalError<InternalCode>) => AppErr
   // The API built a query InfluxDB refused: our fault, not the client's.
   TELEMETRY_REJECTED: () => new AppError('INTERNAL'),
   // Aggregates are refused before they are queried; a wider window answers the same range.
+  // The routes validate first, so a query the readers refuse is a bug of ours.
+  TELEMETRY_INVALID_QUERY: () => new AppError('INTERNAL'),
   TELEMETRY_RANGE_TOO_LARGE: (err) =>
     new AppError('VALIDATION_FAILED', [{ path: 'window', message: err.message }]),
 };

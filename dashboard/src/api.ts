@@ -3,11 +3,9 @@
  * API's HttpOnly cookie, which scripts cannot read (docs/dashboard.md).
  */
 
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  details?: unknown;
-}
+import type { components, paths } from './api-schema';
+
+export type ApiErrorBody = components['schemas']['Error'];
 
 export class ApiError extends Error {
   constructor(
@@ -72,7 +70,7 @@ export function refresh(): Promise<boolean> {
         setToken(null);
         return false;
       }
-      const body = (await response.json()) as { accessToken: string };
+      const body = (await response.json()) as NonNullable<Answer<'/auth/refresh', 'post'>>;
       setToken(body.accessToken);
       return true;
     } catch {
@@ -122,10 +120,10 @@ export async function login(email: string, password: string): Promise<void> {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
+    body: JSON.stringify({ email, password } satisfies Body<'/auth/login', 'post'>),
   });
   if (!response.ok) throw await errorOf(response);
-  const body = (await response.json()) as { accessToken: string };
+  const body = (await response.json()) as Answer<'/auth/login', 'post'>;
   setToken(body.accessToken);
 }
 
@@ -174,91 +172,32 @@ export function messageOf(error: unknown): string {
   return 'Something went wrong.';
 }
 
-// --- Answers of the routes the dashboard uses ---
+// --- The routes' requests and answers, from the generated OpenAPI types (npm run api-types) ---
 
-export type Role = 'owner' | 'admin' | 'member' | 'viewer';
-export interface Me {
-  id: string;
-  name: string;
-  email: string;
-  phone: string | null;
-  address: string | null;
-  settings: { omitNamesInEmail: boolean };
-  organisations: { id: string; name: string; role: Role }[];
-}
-export interface DeviceSummary {
-  id: string;
-  name: string;
-  status: 'active' | 'disabled';
-}
-export interface DeviceDetails extends DeviceSummary {
-  createdAt: string;
-  updatedAt: string;
-  connected: boolean;
-  lastSeen: string | null;
-  lastReadingAt: string | null;
-}
-export interface Reading {
-  time: string;
-  metric: string;
-  value: number | boolean;
-}
-export interface LatestAnswer {
-  devices: (DeviceSummary & { readings: Reading[] })[];
-}
-export interface MetricEntry {
-  metric: string;
-  unit: string | null;
-  label: string | null;
-  reported: boolean;
-}
-export interface AggregatePoint {
-  time: string;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  count: number;
-}
-export interface RawPoint {
-  time: string;
-  value: number | boolean;
-}
-export interface SeriesAnswer {
-  window: 'raw' | '1m' | '1h' | '1d';
-  from: string;
-  to: string;
-  devices: { id: string; name: string; metric: string; points: (AggregatePoint | RawPoint)[] }[];
-}
-export interface SecretAnswer {
-  device: DeviceSummary & { createdAt: string; updatedAt: string };
-  secret: string;
-  mosquittoPub: string;
-}
-export interface Member {
-  userId: string;
-  name: string | null;
-  role: Role;
-  joinedAt: string;
-  email?: string | null;
-}
-export interface Session {
-  id: string;
-  method: string;
-  userAgent: string | null;
-  createdAt: string;
-  lastUsedAt: string;
-  expiresAt: string;
-  current: boolean;
-}
-export interface SignIn {
-  time: string;
-  method: string;
-  userAgent: string | null;
-  network: string | null;
-}
-export interface AuditEntry {
-  action: string;
-  at: string;
-  actor: { self: boolean; userId: string | null };
-  details: Record<string, string | number | boolean | string[]>;
-}
+type Relative<K> = K extends `/api/v1${infer R}` ? R : never;
+/** A route as the dashboard calls it: relative to /api/v1, with `{name}` for its parameters. */
+type Route = Relative<keyof paths>;
+type Method = 'get' | 'put' | 'post' | 'patch' | 'delete';
+type Operation<P extends Route, M extends Method> = paths[`/api/v1${P}`][M];
+type Json<T> = T extends { content: { 'application/json': infer J } } ? J : undefined;
+
+/** The JSON body of a route's successful answer; `undefined` for a 204. */
+export type Answer<P extends Route, M extends Method> =
+  Operation<P, M> extends { responses: infer R }
+    ? Json<R[keyof R & (200 | 201 | 202 | 204)]>
+    : never;
+/** The JSON body a route accepts. */
+export type Body<P extends Route, M extends Method> =
+  Operation<P, M> extends { requestBody?: infer B } ? Json<NonNullable<B>> : never;
+
+export type Me = Answer<'/me', 'get'>;
+export type Organisation = Me['organisations'][number];
+export type Role = Organisation['role'];
+export type DeviceSummary = Answer<'/orgs/{orgId}/devices', 'get'>['devices'][number];
+export type DeviceDetails = Answer<'/orgs/{orgId}/devices/{deviceId}', 'get'>;
+export type MetricEntry = Answer<'/orgs/{orgId}/metrics', 'get'>['metrics'][number];
+type Point = Answer<'/orgs/{orgId}/readings', 'get'>['devices'][number]['points'][number];
+export type AggregatePoint = Extract<Point, { mean: unknown }>;
+export type RawPoint = Extract<Point, { value: unknown }>;
+export type SecretAnswer = Answer<'/orgs/{orgId}/devices', 'post'>;
+export type Member = Answer<'/orgs/{orgId}/members', 'get'>['members'][number];

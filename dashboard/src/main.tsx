@@ -2,9 +2,9 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, logout, type Me, onSessionChange, refresh } from './api';
+import { type Answer, api, logout, type Me, onSessionChange, refresh } from './api';
 import { AcceptInvitationPage, Logo, SignInPage, SignUpPage, VerifyEmailPage } from './pages/auth';
-import { AdminPage } from './pages/admin';
+import { AdminPage } from './pages/admin/admin-page';
 import { DevicePage } from './pages/device';
 import { OrgsPage } from './pages/orgs';
 import { OverviewPage } from './pages/overview';
@@ -38,7 +38,7 @@ function App() {
   }, [needsSession]);
 
   const loadMe = () =>
-    api<Me>('/me').then(
+    api<Answer<'/me', 'get'>>('/me').then(
       (m) => {
         setMe(m);
         setMeError(null);

@@ -218,6 +218,9 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   };
 }
 
+/** A useLoad result, for a component that shows or reloads what another component loads. */
+export type Load<T> = ReturnType<typeof useLoad<T>>;
+
 export async function copyText(text: string): Promise<void> {
   await navigator.clipboard.writeText(text);
 }

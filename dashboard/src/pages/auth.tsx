@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, login } from '../api';
+import { type Answer, api, ApiError, type Body, login } from '../api';
 import { fragmentToken } from '../router';
 import { Checkbox, ErrorNote, Field, Spinner } from '../ui';
 
@@ -29,11 +29,13 @@ export function Logo() {
   );
 }
 
+type Providers = Answer<'/auth/oidc/providers', 'get'>['providers'];
+
 /** The identity providers the API offers for "Sign in with …" (none unless configured). */
-function useOidcProviders(): { id: string; name: string }[] {
-  const [providers, setProviders] = useState<{ id: string; name: string }[]>([]);
+function useOidcProviders(): Providers {
+  const [providers, setProviders] = useState<Providers>([]);
   useEffect(() => {
-    api<{ providers: { id: string; name: string }[] }>('/auth/oidc/providers').then(
+    api<Answer<'/auth/oidc/providers', 'get'>>('/auth/oidc/providers').then(
       (answer) => setProviders(answer.providers),
       () => setProviders([]),
     );
@@ -104,7 +106,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
 function useTermsVersion(): string | null {
   const [version, setVersion] = useState<string | null>(null);
   useEffect(() => {
-    api<{ version: string }>('/auth/privacy-terms').then(
+    api<Answer<'/auth/privacy-terms', 'get'>>('/auth/privacy-terms').then(
       (v) => setVersion(v.version),
       () => setVersion('1'),
     );
@@ -150,7 +152,7 @@ export function SignUpPage() {
               password,
               termsVersion: terms ?? '1',
               settings: { omitNamesInEmail: omitNames },
-            },
+            } satisfies Body<'/auth/signup', 'post'>,
           }).then(
             () => setSent(true),
             (err: unknown) => {
@@ -218,9 +220,9 @@ export function VerifyEmailPage() {
       });
       return;
     }
-    api<{ status: 'verified' | 'email_changed' }>('/auth/verify-email', {
+    api<Answer<'/auth/verify-email', 'post'>>('/auth/verify-email', {
       method: 'POST',
-      body: { token },
+      body: { token } satisfies Body<'/auth/verify-email', 'post'>,
     }).then(
       (r) => setState({ status: r.status }),
       (error: unknown) =>
@@ -304,7 +306,7 @@ export function AcceptInvitationPage() {
                 password,
                 termsVersion: terms ?? '1',
                 ...(name.trim() ? { name } : {}),
-              },
+              } satisfies Body<'/invitations/accept', 'post'>,
             }).then(
               () => setDone(true),
               (err: unknown) => {

@@ -1,13 +1,12 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
-  api,
   type AggregatePoint,
-  type DeviceDetails,
-  type LatestAnswer,
+  type Answer,
+  api,
   messageOf,
+  type Organisation,
   type RawPoint,
   request,
-  type SeriesAnswer,
 } from '../api';
 import { Chart, type ChartData } from '../chart';
 import { formatAgo, formatDateTime, formatValue, timeZone, toLocalInput } from '../format';
@@ -49,21 +48,18 @@ function toChart(points: (AggregatePoint | RawPoint)[], window: string): ChartDa
   };
 }
 
-interface Org {
-  id: string;
-  name: string;
-  role: string;
-}
-
-export function DevicePage({ org, deviceId }: { org: Org; deviceId: string }) {
+export function DevicePage({ org, deviceId }: { org: Organisation; deviceId: string }) {
   const catalogue = useCatalogue(org.id);
   const device = useLoad(
     (signal) =>
-      api<DeviceDetails>(`/orgs/${org.id}/devices/${encodeURIComponent(deviceId)}`, { signal }),
+      api<Answer<'/orgs/{orgId}/devices/{deviceId}', 'get'>>(
+        `/orgs/${org.id}/devices/${encodeURIComponent(deviceId)}`,
+        { signal },
+      ),
     [org.id, deviceId],
   );
   const latest = useLoad(
-    (signal) => api<LatestAnswer>(`/orgs/${org.id}/latest`, { signal }),
+    (signal) => api<Answer<'/orgs/{orgId}/latest', 'get'>>(`/orgs/${org.id}/latest`, { signal }),
     [org.id, deviceId],
   );
   const [preset, setPreset] = useState<PresetId>('24h');
@@ -112,7 +108,7 @@ export function DevicePage({ org, deviceId }: { org: Org; deviceId: string }) {
       metricsKey
         .split(',')
         .map((m) =>
-          api<SeriesAnswer>(
+          api<Answer<'/orgs/{orgId}/readings', 'get'>>(
             `/orgs/${org.id}/readings?devices=${encodeURIComponent(deviceId)}&metric=${m}&window=${w}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=10000`,
             { signal: controller.signal },
           ).then((answer) => [m, toChart(answer.devices[0]?.points ?? [], w)] as const),

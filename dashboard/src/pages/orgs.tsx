@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, type Me } from '../api';
+import { type Answer, api, type Body, type Me } from '../api';
 import { navigate } from '../router';
 import { Empty, ErrorNote, Field } from '../ui';
 
@@ -35,7 +35,10 @@ export function OrgsPage({ me, onCreated }: { me: Me; onCreated: () => Promise<v
             e.preventDefault();
             setBusy(true);
             setError(null);
-            api<{ id: string }>('/orgs', { method: 'POST', body: { name } }).then(
+            api<Answer<'/orgs', 'post'>>('/orgs', {
+              method: 'POST',
+              body: { name } satisfies Body<'/orgs', 'post'>,
+            }).then(
               async (org) => {
                 await onCreated();
                 setName('');

@@ -1,20 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import {
-  api,
   type AggregatePoint,
+  type Answer,
+  api,
   type DeviceDetails,
-  type LatestAnswer,
   type MetricEntry,
-  type SeriesAnswer,
+  type Organisation,
 } from '../api';
 import { formatAgo, formatValue } from '../format';
 import { Sparkline } from '../sparkline';
 import { Empty, ErrorNote, Spinner, useLoad } from '../ui';
-
-interface Org {
-  id: string;
-  name: string;
-}
 
 export function metricName(m: string, catalogue: Map<string, MetricEntry>): string {
   const name = catalogue.get(m)?.label ?? m.replace(/_/g, ' ');
@@ -24,7 +19,7 @@ export function metricName(m: string, catalogue: Map<string, MetricEntry>): stri
 export function useCatalogue(orgId: string): Map<string, MetricEntry> {
   const [catalogue, setCatalogue] = useState(new Map<string, MetricEntry>());
   useEffect(() => {
-    api<{ metrics: MetricEntry[] }>(`/orgs/${orgId}/metrics`).then(
+    api<Answer<'/orgs/{orgId}/metrics', 'get'>>(`/orgs/${orgId}/metrics`).then(
       (r) => setCatalogue(new Map(r.metrics.map((m) => [m.metric, m]))),
       () => setCatalogue(new Map()),
     );
@@ -33,10 +28,10 @@ export function useCatalogue(orgId: string): Map<string, MetricEntry> {
 }
 
 /** Every device's presence, latest values and a sparkline of its first metric over the last hour. */
-export function OverviewPage({ org }: { org: Org }) {
+export function OverviewPage({ org }: { org: Organisation }) {
   const catalogue = useCatalogue(org.id);
   const latest = useLoad(
-    (signal) => api<LatestAnswer>(`/orgs/${org.id}/latest`, { signal }),
+    (signal) => api<Answer<'/orgs/{orgId}/latest', 'get'>>(`/orgs/${org.id}/latest`, { signal }),
     [org.id],
   );
   const [presence, setPresence] = useState(new Map<string, DeviceDetails>());
@@ -62,7 +57,9 @@ export function OverviewPage({ org }: { org: Org }) {
     if (devices.length === 0) return;
     const shown = devices.slice(0, 100);
     void Promise.allSettled(
-      shown.map((d) => api<DeviceDetails>(`/orgs/${org.id}/devices/${d.id}`)),
+      shown.map((d) =>
+        api<Answer<'/orgs/{orgId}/devices/{deviceId}', 'get'>>(`/orgs/${org.id}/devices/${d.id}`),
+      ),
     ).then((results) => {
       const next = new Map<string, DeviceDetails>();
       for (const r of results) if (r.status === 'fulfilled') next.set(r.value.id, r.value);
@@ -80,7 +77,7 @@ export function OverviewPage({ org }: { org: Org }) {
         const chunks: string[][] = [];
         for (let i = 0; i < ids.length; i += 50) chunks.push(ids.slice(i, i + 50));
         return chunks.map((chunk) =>
-          api<SeriesAnswer>(
+          api<Answer<'/orgs/{orgId}/readings', 'get'>>(
             `/orgs/${org.id}/readings?devices=${chunk.join(',')}&metric=${metric}&window=1m&from=${encodeURIComponent(from)}`,
           ),
         );

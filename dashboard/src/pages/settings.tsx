@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type AuditEntry, logoutEverywhere, type Me, type Session, type SignIn } from '../api';
+import { type Answer, api, type Body, logoutEverywhere, type Me } from '../api';
 import { formatDateTime } from '../format';
 import { navigate } from '../router';
 import { Checkbox, Confirm, Empty, ErrorNote, Field, Spinner, useLoad } from '../ui';
@@ -46,7 +46,11 @@ function Profile({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) 
           setSaved(false);
           api('/me', {
             method: 'PATCH',
-            body: { name, phone: phone.trim() || null, address: address.trim() || null },
+            body: {
+              name,
+              phone: phone.trim() || null,
+              address: address.trim() || null,
+            } satisfies Body<'/me', 'patch'>,
           }).then(
             async () => {
               await onChanged();
@@ -110,7 +114,10 @@ function EmailChange({ me }: { me: Me }) {
           setBusy(true);
           setError(null);
           setSent(null);
-          api('/me/email', { method: 'POST', body: { email, password } }).then(
+          api('/me/email', {
+            method: 'POST',
+            body: { email, password } satisfies Body<'/me/email', 'post'>,
+          }).then(
             () => {
               setSent(email);
               setEmail('');
@@ -167,7 +174,10 @@ function MailSetting({ me, onChanged }: { me: Me; onChanged: () => Promise<void>
         onChange={(checked) => {
           setBusy(true);
           setError(null);
-          api('/me', { method: 'PATCH', body: { settings: { omitNamesInEmail: checked } } })
+          api('/me', {
+            method: 'PATCH',
+            body: { settings: { omitNamesInEmail: checked } } satisfies Body<'/me', 'patch'>,
+          })
             .then(onChanged)
             .catch(setError)
             .finally(() => setBusy(false));
@@ -181,7 +191,7 @@ function MailSetting({ me, onChanged }: { me: Me; onChanged: () => Promise<void>
 
 function Sessions() {
   const sessions = useLoad(
-    (signal) => api<{ sessions: Session[] }>('/me/sessions', { signal }),
+    (signal) => api<Answer<'/me/sessions', 'get'>>('/me/sessions', { signal }),
     [],
   );
   const [confirm, setConfirm] = useState(false);
@@ -293,7 +303,10 @@ function HistoryPanel<T>(props: {
 }
 
 function SignIns() {
-  const signIns = useLoad((signal) => api<{ signIns: SignIn[] }>('/me/sign-ins', { signal }), []);
+  const signIns = useLoad(
+    (signal) => api<Answer<'/me/sign-ins', 'get'>>('/me/sign-ins', { signal }),
+    [],
+  );
   return (
     <HistoryPanel
       id="signins-title"
@@ -316,7 +329,7 @@ function SignIns() {
 
 function Audit() {
   const audit = useLoad(
-    (signal) => api<{ entries: AuditEntry[] }>('/me/audit?limit=100', { signal }),
+    (signal) => api<Answer<'/me/audit', 'get'>>('/me/audit?limit=100', { signal }),
     [],
   );
   return (

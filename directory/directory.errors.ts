@@ -4,7 +4,10 @@ import { InternalError } from '../common/errors.js';
 export const directoryErrorCodes = [
   /** Postgres could not be reached, broke off, timed out or is shutting down: try again. */
   'DIRECTORY_UNAVAILABLE',
-  /** The mail server did not take a message; nothing that needed it was committed. */
+  /**
+   * The mail server did not take a message. Each use case says what stays: an operator's
+   * `create-org` commits nothing, an invitation stays until its link expires (P7).
+   */
   'MAIL_UNAVAILABLE',
 ] as const;
 

@@ -128,15 +128,15 @@ export class SessionService {
 
   /**
    * Ends the session a credential names at once (P9), or with `logout-all` every session of
-   * its user. False when a refresh token names no live session: nothing was ended.
+   * its user. False when the credential names no live session: nothing was ended.
    */
   async end(credential: SessionCredential, scope: 'logout' | 'logout-all'): Promise<boolean> {
     const session =
       'session' in credential ? credential.session : await this.sessionOf(credential.refreshToken);
     if (!session) return false;
-    if (scope === 'logout-all') await this.deps.sessions.revokeAll(session.userId, scope);
-    else await this.deps.sessions.revoke(session.sessionId, session.userId, scope);
-    return true;
+    if (scope === 'logout-all')
+      return (await this.deps.sessions.revokeAll(session.userId, scope)) > 0;
+    return this.deps.sessions.revoke(session.sessionId, session.userId, scope);
   }
 
   /** The live session a refresh token belongs to, or null. */

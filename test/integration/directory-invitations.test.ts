@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppError } from '../../common/errors.js';
+import { verifySecret } from '../../common/secret-hash.js';
+import { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
+import { UsersRepository } from '../../directory/accounts/users.repository.js';
+import { DirectoryError } from '../../directory/directory.errors.js';
+import { MembersRepository } from '../../directory/organisations/members.repository.js';
+import { OrganisationBootstrapService } from '../../directory/organisations/organisation-bootstrap.service.js';
+import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
+import { OrganisationsService } from '../../directory/organisations/organisations.service.js';
+import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
+import { tokenIn } from '../support/smtp-catcher.js';
+
+/**
+ * How people join organisations, against the real directory schema and a real SMTP server:
+ * an admin's invitation (OrganisationsService) and an operator's `create-org`
+ * (OrganisationBootstrapService) both go through createInvitation, so both mark an account
+ * they create as the organisation's (P6), which the jobs delete if nobody accepts (P7).
+ */
+let db: DirectoryTestDb;
+let orgService: OrganisationsService;
+let bootstrap: OrganisationBootstrapService;
+let users: UsersRepository;
+let organisations: OrganisationsRepository;
+let memberships: MembersRepository;
+let audit: AuditLogRepository;
+
+beforeAll(async () => {
+  db = await createDirectoryDb();
+  orgService = new OrganisationsService(db.identity);
+  bootstrap = new OrganisationBootstrapService(db.identity);
+  users = new UsersRepository(db.pool, db.crypto);
+  organisations = new OrganisationsRepository(db.pool, db.crypto);
+  memberships = new MembersRepository(db.pool);
+  audit = new AuditLogRepository(db.pool);
+});
+
+afterAll(() => db?.close());
+
+const newEmail = () => `invitee-${randomBytes(4).toString('hex')}@example.test`;
+
+/** What the database says made the account: origin and the creating organisation. */
+async function originOf(userId: string) {
+  const { rows } = await db.admin.query<{ origin: string; created_by_org_id: string | null }>(
+    'SELECT origin, created_by_org_id FROM users WHERE id = $1',
+    [userId],
+  );
+  return rows[0];
+}
+
+const count = async (table: 'organisations' | 'users' | 'invitations') =>
+  (await db.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+
+describe('OrganisationsService: invite and accept', () => {
+  it('P6, P7: an invitation to a new address creates an inactive account the organisation created, and e-mails the link', async () => {
+    const inviter = await db.createUser();
+    const org = await orgService.create(inviter.id, { name: 'Mossgården' });
+    const email = newEmail();
+
+    const { role, expiresAt } = await orgService.invite(inviter.id, org.id, {
+      email,
+      name: 'Astrid Lind',
+      role: 'member',
+    });
+    expect(role).toBe('member');
+    // P7: the link, and with it the account, lives INVITATION_TTL_DAYS (7).
+    const days = (expiresAt.getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThanOrEqual(7);
+
+    const account = await users.findByEmail(email);
+    expect(account).toMatchObject({ verified: false, passwordHash: null });
+    expect(await originOf(account!.id)).toEqual({
+      origin: 'invitation',
+      created_by_org_id: org.id,
+    });
+    expect(await memberships.createdBy(org.id, [account!.id])).toEqual(new Set([account!.id]));
+    // Membership starts on acceptance, never before.
+    expect(await organisations.membership(org.id, account!.id)).toBeNull();
+
+    const mail = await db.mailbox.next(email);
+    expect(mail.to).toEqual([email]);
+    expect(mail.subject).toBe('Invitation to Mossgården on Telemoat');
+    expect(mail.text).toContain('http://127.0.0.1:8080/accept-invitation#token=');
+
+    expect(
+      await orgService.accept({
+        token: tokenIn(mail),
+        password: 'moss and lichen everywhere',
+        termsVersion: '1',
+        name: 'Astrid Lind-Berg',
+      }),
+    ).toEqual({ orgId: org.id, role: 'member' });
+    const accepted = await users.findByEmail(email);
+    expect(accepted).toMatchObject({ verified: true, displayName: 'Astrid Lind-Berg' });
+    expect(await verifySecret('moss and lichen everywhere', accepted!.passwordHash!)).toBe(true);
+    expect((await organisations.membership(org.id, accepted!.id))?.role).toBe('member');
+    // Still the organisation's account after acceptance: its admins may delete it (P6).
+    expect(await memberships.createdBy(org.id, [accepted!.id])).toEqual(new Set([accepted!.id]));
+
+    const history = await audit.listForUser(accepted!.id, 10);
+    expect(history.map((e) => [e.action, e.actorUserId])).toEqual([
+      ['invitation.accepted', accepted!.id],
+      ['profile.updated', accepted!.id],
+      ['email.verified', accepted!.id],
+      ['invitation.created', inviter.id],
+      ['account.created', inviter.id],
+    ]);
+    // The link works once.
+    const again = await orgService
+      .accept({ token: tokenIn(mail), password: 'moss and lichen everywhere', termsVersion: '1' })
+      .catch((err: unknown) => err);
+    expect((again as AppError).code).toBe('TOKEN_INVALID');
+  });
+
+  it('P6: inviting an address that already has an account does not make it the organisation’s', async () => {
+    const inviter = await db.createUser();
+    const org = await orgService.create(inviter.id, { name: 'Lövhyddan' });
+    const existing = await db.createUser({ origin: 'signup', password: 'my own password here' });
+
+    await orgService.invite(inviter.id, org.id, {
+      email: existing.email,
+      name: 'Whatever they call me',
+      role: 'viewer',
+    });
+    const mail = await db.mailbox.next(existing.email);
+    expect(await originOf(existing.id)).toEqual({ origin: 'signup', created_by_org_id: null });
+    expect(await memberships.createdBy(org.id, [existing.id])).toEqual(new Set());
+
+    // An existing account proves itself with its current password, which is never replaced.
+    const wrong = await orgService
+      .accept({ token: tokenIn(mail), password: 'not my password at all', termsVersion: '1' })
+      .catch((err: unknown) => err);
+    expect((wrong as AppError).code).toBe('INVALID_CREDENTIALS');
+    expect(await organisations.membership(org.id, existing.id)).toBeNull();
+  });
+
+  it('P6: only owners invite owners, and a member may not invite at all', async () => {
+    const owner = await db.createUser();
+    const org = await orgService.create(owner.id, { name: 'Barrskogen' });
+    const admin = await db.createUser();
+    const member = await db.createUser();
+    await organisations.addMember(org.id, admin.id, 'admin');
+    await organisations.addMember(org.id, member.id, 'member');
+    const before = await count('users');
+    for (const [inviter, role] of [
+      [admin.id, 'owner'],
+      [member.id, 'viewer'],
+    ] as const) {
+      const error = await orgService
+        .invite(inviter, org.id, { email: newEmail(), name: 'Nobody', role })
+        .catch((err: unknown) => err);
+      expect((error as AppError).code).toBe('FORBIDDEN');
+    }
+    expect(await count('users')).toBe(before);
+  });
+});
+
+describe('OrganisationBootstrapService: an operator’s create-org', () => {
+  it('P6, P7: creates the organisation and an inactive owner account marked as the organisation’s, e-mailed before commit', async () => {
+    const email = newEmail();
+    const result = await bootstrap.create({
+      name: 'Glasshouse Ltd',
+      owner: { email, name: 'Ada Owner' },
+    });
+    expect(result.ownerAccount).toBe('created');
+    expect(result.org.name).toBe('Glasshouse Ltd');
+    expect(await organisations.find(result.org.id)).toMatchObject({ name: 'Glasshouse Ltd' });
+
+    const account = await users.findByEmail(email);
+    expect(account).toMatchObject({ verified: false, passwordHash: null });
+    expect(await originOf(account!.id)).toEqual({
+      origin: 'invitation',
+      created_by_org_id: result.org.id,
+    });
+    expect(await memberships.createdBy(result.org.id, [account!.id])).toEqual(
+      new Set([account!.id]),
+    );
+    // An operator invited: no member is named as the inviter.
+    expect((await audit.listForUser(account!.id, 10)).map((e) => e.actorUserId)).toEqual([
+      null,
+      null,
+    ]);
+
+    const mail = await db.mailbox.next(email);
+    expect(mail.subject).toBe('Invitation to Glasshouse Ltd on Telemoat');
+    expect(mail.text).toContain('An administrator invited you to join Glasshouse Ltd');
+    expect(
+      await orgService.accept({
+        token: tokenIn(mail),
+        password: 'glass and steel and light',
+        termsVersion: '1',
+      }),
+    ).toEqual({ orgId: result.org.id, role: 'owner' });
+    expect((await organisations.membership(result.org.id, account!.id))?.role).toBe('owner');
+  });
+
+  it('P6: the e-mail is sent while the transaction is still open: nothing is visible to others yet', async () => {
+    // The real SMTP mailer, watched: when it sends, another connection (the admin pool) must
+    // not see the new organisation yet; it commits only after the mail server took the message.
+    const before = await count('organisations');
+    const seenWhileSending: number[] = [];
+    const watched = new OrganisationBootstrapService({
+      ...db.identity,
+      mailer: {
+        async send(message) {
+          seenWhileSending.push(await count('organisations'));
+          await db.identity.mailer.send(message);
+        },
+      },
+    });
+    const email = newEmail();
+    await watched.create({ name: 'Watched Ltd', owner: { email, name: 'Watched Owner' } });
+    expect(seenWhileSending).toEqual([before]);
+    expect(await count('organisations')).toBe(before + 1);
+    expect(db.mailbox.to(email)).toHaveLength(1);
+  });
+
+  it('P6: an existing account invited as first owner keeps its own origin', async () => {
+    const existing = await db.createUser({ origin: 'signup' });
+    const result = await bootstrap.create({
+      name: 'Second Glasshouse',
+      owner: { email: existing.email, name: 'Ignored Name' },
+    });
+    expect(result.ownerAccount).toBe('existing');
+    expect(await originOf(existing.id)).toEqual({ origin: 'signup', created_by_org_id: null });
+    expect((await db.mailbox.next(existing.email)).subject).toBe(
+      'Invitation to Second Glasshouse on Telemoat',
+    );
+  });
+
+  it('P6, P7: with the mail server down it fails with MAIL_UNAVAILABLE and leaves no organisation, account or invitation', async () => {
+    const down = new OrganisationBootstrapService({
+      ...db.identity,
+      mailer: await db.unreachableMailer(),
+    });
+    const before = {
+      organisations: await count('organisations'),
+      users: await count('users'),
+      invitations: await count('invitations'),
+    };
+    const email = newEmail();
+    const error = await down
+      .create({ name: 'Never Ltd', owner: { email, name: 'Nobody Owner' } })
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(DirectoryError);
+    expect((error as DirectoryError).code).toBe('MAIL_UNAVAILABLE');
+
+    expect({
+      organisations: await count('organisations'),
+      users: await count('users'),
+      invitations: await count('invitations'),
+    }).toEqual(before);
+    expect(await users.findByEmail(email)).toBeNull();
+    expect(db.mailbox.to(email)).toEqual([]);
+  });
+});

@@ -323,7 +323,9 @@ describe('SessionService.end', () => {
     const victim = await signedIn(1);
     const other = await signedIn(1);
     const sessionId = victim.started[0]!.sessionId;
-    await sessionService.end({ session: { sessionId, userId: other.userId } }, 'logout');
+    expect(
+      await sessionService.end({ session: { sessionId, userId: other.userId } }, 'logout'),
+    ).toBe(false);
     expect(await sessions.isActive(sessionId, victim.userId)).toBe(true);
     expect(await reasonOf(sessionId)).toBeNull();
   });

@@ -57,6 +57,36 @@ export function Field(props: FieldProps) {
   );
 }
 
+/** A person's name and e-mail address, both required. */
+export function NameAndEmail(props: {
+  name: string;
+  email: string;
+  onName: (name: string) => void;
+  onEmail: (email: string) => void;
+  /** The browser is not to fill in the user's own details for someone else. */
+  someoneElse?: boolean;
+}) {
+  return (
+    <>
+      <Field
+        label="Name"
+        autocomplete={props.someoneElse ? 'off' : 'name'}
+        required
+        value={props.name}
+        onInput={props.onName}
+      />
+      <Field
+        label="E-mail"
+        type="email"
+        autocomplete={props.someoneElse ? 'off' : 'email'}
+        required
+        value={props.email}
+        onInput={props.onEmail}
+      />
+    </>
+  );
+}
+
 export function Checkbox(props: {
   label: ComponentChildren;
   checked: boolean;
@@ -107,9 +137,42 @@ export function Empty({ title, children }: { title: string; children?: Component
   );
 }
 
+/** A page's title under a line saying whose page it is, with room for a summary beside it. */
+export function PageHead(props: { eyebrow: string; title: string; children?: ComponentChildren }) {
+  return (
+    <div class="page-head">
+      <div>
+        <p class="eyebrow">{props.eyebrow}</p>
+        <h1>{props.title}</h1>
+      </div>
+      {props.children}
+    </div>
+  );
+}
+
 /** Visually hidden text that screen readers and accessible names include. */
 export function Sr({ children }: { children: ComponentChildren }) {
   return <span class="sr-only">{children}</span>;
+}
+
+/** A list row's button; screen readers also hear which of the rows it acts on. */
+export function RowButton(props: {
+  label: string;
+  /** Follows the label in the accessible name: the row's item. */
+  sr: string;
+  danger?: boolean;
+  onClick: () => void;
+}) {
+  return (
+    <button
+      type="button"
+      class={props.danger ? 'ghost danger-text' : 'ghost'}
+      onClick={props.onClick}
+    >
+      {props.label}
+      <Sr> {props.sr}</Sr>
+    </button>
+  );
 }
 
 /** A modal `<dialog>`: focus is trapped by the browser, Escape closes it. */
@@ -160,8 +223,7 @@ export function Confirm(props: {
   onConfirm: () => Promise<void>;
   onClose: () => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useSubmit();
   return (
     <Modal title={props.title} onClose={props.onClose}>
       <div class="dialog-body">{props.body}</div>
@@ -174,20 +236,48 @@ export function Confirm(props: {
           type="button"
           class={props.danger ? 'danger' : 'primary'}
           disabled={busy}
-          onClick={() => {
-            setBusy(true);
-            setError(null);
-            props.onConfirm().then(props.onClose, (err: unknown) => {
-              setError(err);
-              setBusy(false);
-            });
-          }}
+          onClick={() =>
+            run(async () => {
+              await props.onConfirm();
+              props.onClose();
+            })
+          }
         >
           {props.action}
         </button>
       </div>
     </Modal>
   );
+}
+
+/**
+ * For a form or button that sends one request at a time: it is busy while `work` runs, and
+ * shows why `work` failed until it is tried again.
+ */
+export function useSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = (work: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    work().then(
+      () => setBusy(false),
+      (err: unknown) => {
+        setError(err);
+        setBusy(false);
+      },
+    );
+  };
+  return {
+    busy,
+    error,
+    run,
+    /** A form's submit handler: the browser does not load a page, `work` runs instead. */
+    onSubmit: (work: () => Promise<void>) => (e: Event) => {
+      e.preventDefault();
+      run(work);
+    },
+  };
 }
 
 /** Loads something once its inputs are known; `reload` fetches again. */

@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type Answer, api, ApiError, type Body, login } from '../api';
 import { fragmentToken } from '../router';
-import { Checkbox, ErrorNote, Field, Spinner } from '../ui';
+import { Checkbox, ErrorNote, Field, NameAndEmail, Spinner, useSubmit } from '../ui';
 
 /** The centred card the signed-out pages share. */
 function AuthCard(props: { title: string; intro?: string; children: ComponentChildren }) {
@@ -29,6 +29,31 @@ export function Logo() {
   );
 }
 
+/** A signed-out page's form: its fields, why it failed, and a wide button that says it is busy. */
+function AuthForm(props: {
+  action: string;
+  busyAction: string;
+  onSubmit: () => Promise<void>;
+  children: ComponentChildren;
+}) {
+  const { busy, error, onSubmit } = useSubmit();
+  return (
+    <form onSubmit={onSubmit(props.onSubmit)}>
+      {props.children}
+      <ErrorNote error={error} />
+      <button type="submit" class="primary block" disabled={busy}>
+        {busy ? props.busyAction : props.action}
+      </button>
+    </form>
+  );
+}
+
+const noTokenError = new ApiError(
+  400,
+  'TOKEN_INVALID',
+  'This link has no token. Open the link from the e-mail again.',
+);
+
 type Providers = Answer<'/auth/oidc/providers', 'get'>['providers'];
 
 /** The identity providers the API offers for "Sign in with …" (none unless configured). */
@@ -47,19 +72,14 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
   const oidcProviders = useOidcProviders();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   return (
     <AuthCard title="Sign in" intro="Your devices' readings, for your organisation only.">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
-          login(email, password).then(onSignedIn, (err: unknown) => {
-            setError(err);
-            setBusy(false);
-          });
+      <AuthForm
+        action="Sign in"
+        busyAction="Signing in…"
+        onSubmit={async () => {
+          await login(email, password);
+          onSignedIn();
         }}
       >
         <Field
@@ -78,11 +98,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
           value={password}
           onInput={setPassword}
         />
-        <ErrorNote error={error} />
-        <button type="submit" class="primary block" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-      </form>
+      </AuthForm>
       {oidcProviders.length > 0 && (
         <div class="providers">
           {oidcProviders.map((p) => (
@@ -100,6 +116,22 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
         New to Telemoat? <a href="/sign-up">Create an account</a>
       </p>
     </AuthCard>
+  );
+}
+
+/** The privacy terms checkbox of the pages that make an account. */
+function TermsCheckbox(props: {
+  version: string | null;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  return (
+    <Checkbox
+      label={`I accept the privacy terms${props.version ? ` (version ${props.version})` : ''}`}
+      required
+      checked={props.checked}
+      onChange={props.onChange}
+    />
   );
 }
 
@@ -121,8 +153,6 @@ export function SignUpPage() {
   const [password, setPassword] = useState('');
   const [accepted, setAccepted] = useState(false);
   const [omitNames, setOmitNames] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const [sent, setSent] = useState(false);
   if (sent) {
     return (
@@ -139,12 +169,11 @@ export function SignUpPage() {
   }
   return (
     <AuthCard title="Create your account">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
-          api('/auth/signup', {
+      <AuthForm
+        action="Create account"
+        busyAction="Creating account…"
+        onSubmit={async () => {
+          await api('/auth/signup', {
             method: 'POST',
             body: {
               name,
@@ -153,24 +182,11 @@ export function SignUpPage() {
               termsVersion: terms ?? '1',
               settings: { omitNamesInEmail: omitNames },
             } satisfies Body<'/auth/signup', 'post'>,
-          }).then(
-            () => setSent(true),
-            (err: unknown) => {
-              setError(err);
-              setBusy(false);
-            },
-          );
+          });
+          setSent(true);
         }}
       >
-        <Field label="Name" autocomplete="name" required value={name} onInput={setName} />
-        <Field
-          label="E-mail"
-          type="email"
-          autocomplete="email"
-          required
-          value={email}
-          onInput={setEmail}
-        />
+        <NameAndEmail name={name} email={email} onName={setName} onEmail={setEmail} />
         <Field
           label="Password"
           type="password"
@@ -181,22 +197,13 @@ export function SignUpPage() {
           value={password}
           onInput={setPassword}
         />
-        <Checkbox
-          label={`I accept the privacy terms${terms ? ` (version ${terms})` : ''}`}
-          required
-          checked={accepted}
-          onChange={setAccepted}
-        />
+        <TermsCheckbox version={terms} checked={accepted} onChange={setAccepted} />
         <Checkbox
           label="Leave titles and names out of e-mails"
           checked={omitNames}
           onChange={setOmitNames}
         />
-        <ErrorNote error={error} />
-        <button type="submit" class="primary block" disabled={busy}>
-          {busy ? 'Creating account…' : 'Create account'}
-        </button>
-      </form>
+      </AuthForm>
       <p class="switch">
         Already have an account? <a href="/sign-in">Sign in</a>
       </p>
@@ -211,13 +218,7 @@ export function VerifyEmailPage() {
     // The token leaves the address bar once read, so it is not kept in history.
     history.replaceState(null, '', location.pathname);
     if (!token) {
-      setState({
-        error: new ApiError(
-          400,
-          'TOKEN_INVALID',
-          'This link has no token. Open the link from the e-mail again.',
-        ),
-      });
+      setState({ error: noTokenError });
       return;
     }
     api<Answer<'/auth/verify-email', 'post'>>('/auth/verify-email', {
@@ -262,8 +263,6 @@ export function AcceptInvitationPage() {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [accepted, setAccepted] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
   useEffect(() => history.replaceState(null, '', location.pathname), []);
   if (done) {
@@ -284,22 +283,13 @@ export function AcceptInvitationPage() {
       intro="Choose a password to join the organisation that invited you. If you already have an account, enter its password."
     >
       {!token ? (
-        <ErrorNote
-          error={
-            new ApiError(
-              400,
-              'TOKEN_INVALID',
-              'This link has no token. Open the link from the e-mail again.',
-            )
-          }
-        />
+        <ErrorNote error={noTokenError} />
       ) : (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            setBusy(true);
-            setError(null);
-            api('/invitations/accept', {
+        <AuthForm
+          action="Accept invitation"
+          busyAction="Accepting…"
+          onSubmit={async () => {
+            await api('/invitations/accept', {
               method: 'POST',
               body: {
                 token,
@@ -307,13 +297,8 @@ export function AcceptInvitationPage() {
                 termsVersion: terms ?? '1',
                 ...(name.trim() ? { name } : {}),
               } satisfies Body<'/invitations/accept', 'post'>,
-            }).then(
-              () => setDone(true),
-              (err: unknown) => {
-                setError(err);
-                setBusy(false);
-              },
-            );
+            });
+            setDone(true);
           }}
         >
           <Field label="Your name (optional)" autocomplete="name" value={name} onInput={setName} />
@@ -326,17 +311,8 @@ export function AcceptInvitationPage() {
             value={password}
             onInput={setPassword}
           />
-          <Checkbox
-            label={`I accept the privacy terms${terms ? ` (version ${terms})` : ''}`}
-            required
-            checked={accepted}
-            onChange={setAccepted}
-          />
-          <ErrorNote error={error} />
-          <button type="submit" class="primary block" disabled={busy}>
-            {busy ? 'Accepting…' : 'Accept invitation'}
-          </button>
-        </form>
+          <TermsCheckbox version={terms} checked={accepted} onChange={setAccepted} />
+        </AuthForm>
       )}
       <p class="switch">
         <a href="/sign-in">Sign in instead</a>

@@ -9,10 +9,10 @@ import {
   request,
 } from '../api';
 import { Chart, type ChartData } from '../chart';
-import { formatAgo, formatDateTime, formatValue, timeZone, toLocalInput } from '../format';
+import { formatAgo, formatDateTime, timeZone, toLocalInput } from '../format';
 import { subscribeLive } from '../live';
 import { Checkbox, Empty, ErrorNote, Spinner, useLoad } from '../ui';
-import { metricName, Presence, useCatalogue } from './overview';
+import { LatestValue, metricName, Presence, useCatalogue } from './overview';
 
 const HOUR = 3_600_000;
 const presets = [
@@ -22,6 +22,10 @@ const presets = [
   { id: '30d', label: '30 d', ms: 30 * 24 * HOUR },
 ] as const;
 type PresetId = (typeof presets)[number]['id'] | 'custom';
+const rangeEnds = [
+  { end: 'from', label: 'From' },
+  { end: 'to', label: 'To' },
+] as const;
 
 /** Raw readings for short ranges, then 1-minute, 1-hour and 1-day aggregates. */
 function windowFor(spanMs: number): 'raw' | '1m' | '1h' | '1d' {
@@ -212,10 +216,7 @@ export function DevicePage({ org, deviceId }: { org: Organisation; deviceId: str
       {readings.length > 0 && (
         <dl class="values big" aria-label="Latest values">
           {readings.map((r) => (
-            <div key={r.metric}>
-              <dt>{metricName(r.metric, catalogue)}</dt>
-              <dd>{formatValue(r.value, catalogue.get(r.metric)?.unit)}</dd>
-            </div>
+            <LatestValue key={r.metric} reading={r} catalogue={catalogue} />
           ))}
         </dl>
       )}
@@ -262,26 +263,18 @@ export function DevicePage({ org, deviceId }: { org: Organisation; deviceId: str
             setApplied(custom);
           }}
         >
-          <div class="field">
-            <label for="range-from">From</label>
-            <input
-              id="range-from"
-              type="datetime-local"
-              required
-              value={custom.from}
-              onInput={(e) => setCustom({ ...custom, from: e.currentTarget.value })}
-            />
-          </div>
-          <div class="field">
-            <label for="range-to">To</label>
-            <input
-              id="range-to"
-              type="datetime-local"
-              required
-              value={custom.to}
-              onInput={(e) => setCustom({ ...custom, to: e.currentTarget.value })}
-            />
-          </div>
+          {rangeEnds.map(({ end, label }) => (
+            <div key={end} class="field">
+              <label for={`range-${end}`}>{label}</label>
+              <input
+                id={`range-${end}`}
+                type="datetime-local"
+                required
+                value={custom[end]}
+                onInput={(e) => setCustom({ ...custom, [end]: e.currentTarget.value })}
+              />
+            </div>
+          ))}
           <button type="submit" class="primary">
             Apply range
           </button>

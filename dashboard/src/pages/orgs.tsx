@@ -1,14 +1,13 @@
 import { useState } from 'preact/hooks';
 import { type Answer, api, type Body, type Me } from '../api';
 import { navigate } from '../router';
-import { Empty, ErrorNote, Field } from '../ui';
+import { Empty, ErrorNote, Field, useSubmit } from '../ui';
 
 const roleNames = { owner: 'Owner', admin: 'Admin', member: 'Member', viewer: 'Viewer' };
 
 export function OrgsPage({ me, onCreated }: { me: Me; onCreated: () => Promise<void> }) {
   const [name, setName] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
   return (
     <>
       <h1>Your organisations</h1>
@@ -31,26 +30,15 @@ export function OrgsPage({ me, onCreated }: { me: Me; onCreated: () => Promise<v
       <section class="panel narrow" aria-labelledby="create-org">
         <h2 id="create-org">Create an organisation</h2>
         <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            setBusy(true);
-            setError(null);
-            api<Answer<'/orgs', 'post'>>('/orgs', {
+          onSubmit={onSubmit(async () => {
+            const org = await api<Answer<'/orgs', 'post'>>('/orgs', {
               method: 'POST',
               body: { name } satisfies Body<'/orgs', 'post'>,
-            }).then(
-              async (org) => {
-                await onCreated();
-                setName('');
-                setBusy(false);
-                navigate(`/orgs/${org.id}`);
-              },
-              (err: unknown) => {
-                setError(err);
-                setBusy(false);
-              },
-            );
-          }}
+            });
+            await onCreated();
+            setName('');
+            navigate(`/orgs/${org.id}`);
+          })}
         >
           <Field label="Organisation name" required value={name} onInput={setName} />
           <ErrorNote error={error} />

@@ -9,11 +9,25 @@ import {
 } from '../api';
 import { formatAgo, formatValue } from '../format';
 import { Sparkline } from '../sparkline';
-import { Empty, ErrorNote, Spinner, useLoad } from '../ui';
+import { Empty, ErrorNote, PageHead, Spinner, useLoad } from '../ui';
 
 export function metricName(m: string, catalogue: Map<string, MetricEntry>): string {
   const name = catalogue.get(m)?.label ?? m.replace(/_/g, ' ');
   return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** One metric's latest value, an item of a `<dl class="values">`. */
+export function LatestValue(props: {
+  reading: { metric: string; value: number | boolean };
+  catalogue: Map<string, MetricEntry>;
+}) {
+  const { metric, value } = props.reading;
+  return (
+    <div>
+      <dt>{metricName(metric, props.catalogue)}</dt>
+      <dd>{formatValue(value, props.catalogue.get(metric)?.unit)}</dd>
+    </div>
+  );
 }
 
 export function useCatalogue(orgId: string): Map<string, MetricEntry> {
@@ -101,11 +115,7 @@ export function OverviewPage({ org }: { org: Organisation }) {
   const known = devices.filter((d) => presence.has(d.id)).length;
   return (
     <>
-      <div class="page-head">
-        <div>
-          <p class="eyebrow">{org.name}</p>
-          <h1>Overview</h1>
-        </div>
+      <PageHead eyebrow={org.name} title="Overview">
         {devices.length > 0 && (
           <p class="summary" role="status">
             <span class="dot online" aria-hidden="true" /> {online} online
@@ -115,7 +125,7 @@ export function OverviewPage({ org }: { org: Organisation }) {
             <span class="dot offline" aria-hidden="true" /> {known - online} offline
           </p>
         )}
-      </div>
+      </PageHead>
       {latest.loading && !latest.data && <Spinner label="Loading devices…" />}
       <ErrorNote error={latest.error} />
       {latest.data && devices.length === 0 && (
@@ -142,10 +152,7 @@ export function OverviewPage({ org }: { org: Organisation }) {
               ) : (
                 <dl class="values">
                   {d.readings.slice(0, 4).map((r) => (
-                    <div key={r.metric}>
-                      <dt>{metricName(r.metric, catalogue)}</dt>
-                      <dd>{formatValue(r.value, catalogue.get(r.metric)?.unit)}</dd>
-                    </div>
+                    <LatestValue key={r.metric} reading={r} catalogue={catalogue} />
                   ))}
                 </dl>
               )}

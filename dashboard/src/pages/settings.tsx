@@ -3,17 +3,22 @@ import { useState } from 'preact/hooks';
 import { type Answer, api, type Body, logoutEverywhere, type Me } from '../api';
 import { formatDateTime } from '../format';
 import { navigate } from '../router';
-import { Checkbox, Confirm, Empty, ErrorNote, Field, Spinner, useLoad } from '../ui';
+import {
+  Checkbox,
+  Confirm,
+  Empty,
+  ErrorNote,
+  Field,
+  PageHead,
+  Spinner,
+  useLoad,
+  useSubmit,
+} from '../ui';
 
 export function SettingsPage({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) {
   return (
     <>
-      <div class="page-head">
-        <div>
-          <p class="eyebrow">{me.email}</p>
-          <h1>Settings</h1>
-        </div>
-      </div>
+      <PageHead eyebrow={me.email} title="Settings" />
       <div class="grid-2">
         <Profile me={me} onChanged={onChanged} />
         <div class="stack">
@@ -32,37 +37,25 @@ function Profile({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) 
   const [name, setName] = useState(me.name);
   const [phone, setPhone] = useState(me.phone ?? '');
   const [address, setAddress] = useState(me.address ?? '');
-  const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
   return (
     <section class="panel" aria-labelledby="profile-title">
       <h2 id="profile-title">Profile</h2>
       <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
+        onSubmit={onSubmit(async () => {
           setSaved(false);
-          api('/me', {
+          await api('/me', {
             method: 'PATCH',
             body: {
               name,
               phone: phone.trim() || null,
               address: address.trim() || null,
             } satisfies Body<'/me', 'patch'>,
-          }).then(
-            async () => {
-              await onChanged();
-              setSaved(true);
-              setBusy(false);
-            },
-            (err: unknown) => {
-              setError(err);
-              setBusy(false);
-            },
-          );
-        }}
+          });
+          await onChanged();
+          setSaved(true);
+        })}
       >
         <Field label="Name" autocomplete="name" required value={name} onInput={setName} />
         <Field
@@ -98,9 +91,8 @@ function Profile({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) 
 function EmailChange({ me }: { me: Me }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>(null);
   const [sent, setSent] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
   return (
     <section class="panel" aria-labelledby="email-title">
       <h2 id="email-title">E-mail address</h2>
@@ -109,27 +101,16 @@ function EmailChange({ me }: { me: Me }) {
         link we send to it.
       </p>
       <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
+        onSubmit={onSubmit(async () => {
           setSent(null);
-          api('/me/email', {
+          await api('/me/email', {
             method: 'POST',
             body: { email, password } satisfies Body<'/me/email', 'post'>,
-          }).then(
-            () => {
-              setSent(email);
-              setEmail('');
-              setPassword('');
-              setBusy(false);
-            },
-            (err: unknown) => {
-              setError(err);
-              setBusy(false);
-            },
-          );
-        }}
+          });
+          setSent(email);
+          setEmail('');
+          setPassword('');
+        })}
       >
         <Field
           label="New e-mail address"
@@ -162,8 +143,7 @@ function EmailChange({ me }: { me: Me }) {
 }
 
 function MailSetting({ me, onChanged }: { me: Me; onChanged: () => Promise<void> }) {
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   return (
     <section class="panel" aria-labelledby="mail-title">
       <h2 id="mail-title">E-mails</h2>
@@ -171,17 +151,15 @@ function MailSetting({ me, onChanged }: { me: Me; onChanged: () => Promise<void>
         label="Leave titles and names out of e-mails"
         checked={me.settings.omitNamesInEmail}
         disabled={busy}
-        onChange={(checked) => {
-          setBusy(true);
-          setError(null);
-          api('/me', {
-            method: 'PATCH',
-            body: { settings: { omitNamesInEmail: checked } } satisfies Body<'/me', 'patch'>,
+        onChange={(checked) =>
+          run(async () => {
+            await api('/me', {
+              method: 'PATCH',
+              body: { settings: { omitNamesInEmail: checked } } satisfies Body<'/me', 'patch'>,
+            });
+            await onChanged();
           })
-            .then(onChanged)
-            .catch(setError)
-            .finally(() => setBusy(false));
-        }}
+        }
       />
       <p class="hint">Saved as soon as you change it.</p>
       <ErrorNote error={error} />
@@ -259,18 +237,22 @@ function Sessions() {
   );
 }
 
-/** A read-only history table with its loading, error and empty states. */
+/**
+ * A read-only history table, loaded once, with its loading, error and empty states; each row
+ * starts with when it happened.
+ */
 function HistoryPanel<T>(props: {
   id: string;
   title: string;
   intro?: string;
   loadingLabel: string;
   emptyTitle: string;
-  load: { data?: T[]; error?: unknown; loading: boolean };
+  load: (signal: AbortSignal) => Promise<T[]>;
+  time: (item: T) => string;
   columns: string[];
   row: (item: T) => ComponentChildren;
 }) {
-  const { data, error, loading } = props.load;
+  const { data, error, loading } = useLoad(props.load, []);
   return (
     <section class="panel" aria-labelledby={props.id}>
       <h2 id={props.id}>{props.title}</h2>
@@ -283,7 +265,7 @@ function HistoryPanel<T>(props: {
           <table aria-labelledby={props.id}>
             <thead>
               <tr>
-                {props.columns.map((c) => (
+                {['Time', ...props.columns].map((c) => (
                   <th key={c} scope="col">
                     {c}
                   </th>
@@ -292,7 +274,10 @@ function HistoryPanel<T>(props: {
             </thead>
             <tbody>
               {data.map((item, i) => (
-                <tr key={i}>{props.row(item)}</tr>
+                <tr key={i}>
+                  <td class="nowrap">{formatDateTime(props.time(item))}</td>
+                  {props.row(item)}
+                </tr>
               ))}
             </tbody>
           </table>
@@ -303,21 +288,19 @@ function HistoryPanel<T>(props: {
 }
 
 function SignIns() {
-  const signIns = useLoad(
-    (signal) => api<Answer<'/me/sign-ins', 'get'>>('/me/sign-ins', { signal }),
-    [],
-  );
   return (
     <HistoryPanel
       id="signins-title"
       title="Sign-in history"
       loadingLabel="Loading sign-ins…"
       emptyTitle="No sign-ins recorded."
-      load={{ ...signIns, data: signIns.data?.signIns }}
-      columns={['Time', 'Method', 'Browser', 'Network']}
+      load={(signal) =>
+        api<Answer<'/me/sign-ins', 'get'>>('/me/sign-ins', { signal }).then((r) => r.signIns)
+      }
+      time={(s) => s.time}
+      columns={['Method', 'Browser', 'Network']}
       row={(s) => (
         <>
-          <td class="nowrap">{formatDateTime(s.time)}</td>
           <td>{s.method === 'oidc' ? 'Provider' : 'Password'}</td>
           <td>{s.userAgent ?? '—'}</td>
           <td>{s.network ?? '—'}</td>
@@ -328,10 +311,6 @@ function SignIns() {
 }
 
 function Audit() {
-  const audit = useLoad(
-    (signal) => api<Answer<'/me/audit', 'get'>>('/me/audit?limit=100', { signal }),
-    [],
-  );
   return (
     <HistoryPanel
       id="audit-title"
@@ -339,11 +318,13 @@ function Audit() {
       intro="Changes to your account and what you did as an admin. Values are never kept here."
       loadingLabel="Loading history…"
       emptyTitle="Nothing recorded yet."
-      load={{ ...audit, data: audit.data?.entries }}
-      columns={['Time', 'What', 'By', 'Details']}
+      load={(signal) =>
+        api<Answer<'/me/audit', 'get'>>('/me/audit?limit=100', { signal }).then((r) => r.entries)
+      }
+      time={(a) => a.at}
+      columns={['What', 'By', 'Details']}
       row={(a) => (
         <>
-          <td class="nowrap">{formatDateTime(a.at)}</td>
           <td>{a.action.replace(/_/g, ' ')}</td>
           <td>{a.actor.self ? 'You' : a.actor.userId ? 'An admin' : 'Someone no longer here'}</td>
           <td class="break">

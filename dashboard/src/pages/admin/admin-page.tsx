@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type Answer, api, type Me, type Organisation } from '../../api';
-import { ErrorNote, useLoad } from '../../ui';
+import { ErrorNote, PageHead, useLoad } from '../../ui';
 import { DevicesSection } from './devices-section';
 import { InviteSection } from './invite-section';
 import { MembersSection } from './members-section';
@@ -22,12 +22,7 @@ export function AdminPage({ org, me }: { org: Organisation; me: Me }) {
 
   return (
     <>
-      <div class="page-head">
-        <div>
-          <p class="eyebrow">{org.name}</p>
-          <h1>Organisation admin</h1>
-        </div>
-      </div>
+      <PageHead eyebrow={org.name} title="Organisation admin" />
       {!manages && (
         <p class="note info">
           You are a {roleNames[org.role].toLowerCase()} here: you can see the members, and owners

@@ -7,7 +7,7 @@ import {
   type Organisation,
   type SecretAnswer,
 } from '../../api';
-import { Confirm, Empty, ErrorNote, Field, Spinner, Sr, useLoad } from '../../ui';
+import { Confirm, Empty, ErrorNote, Field, RowButton, Spinner, useLoad, useSubmit } from '../../ui';
 import { DeviceSecretDialog } from './device-secret-dialog';
 
 type Pending = { kind: 'delete' | 'disable' | 'rotate'; device: DeviceSummary };
@@ -57,25 +57,21 @@ export function DevicesSection(props: {
                 </div>
                 {manages && (
                   <div class="row-actions">
-                    <button
-                      type="button"
-                      class="ghost"
+                    <RowButton
+                      label="Rotate secret"
+                      sr={`of ${d.name}`}
                       onClick={() => setPending({ kind: 'rotate', device: d })}
-                    >
-                      Rotate secret<Sr> of {d.name}</Sr>
-                    </button>
+                    />
                     {d.status === 'active' ? (
-                      <button
-                        type="button"
-                        class="ghost"
+                      <RowButton
+                        label="Disable"
+                        sr={d.name}
                         onClick={() => setPending({ kind: 'disable', device: d })}
-                      >
-                        Disable<Sr> {d.name}</Sr>
-                      </button>
+                      />
                     ) : (
-                      <button
-                        type="button"
-                        class="ghost"
+                      <RowButton
+                        label="Enable"
+                        sr={d.name}
                         onClick={() => {
                           onError(null);
                           api(`/orgs/${org.id}/devices/${encodeURIComponent(d.id)}/enable`, {
@@ -85,17 +81,14 @@ export function DevicesSection(props: {
                             devices.reload();
                           }, onError);
                         }}
-                      >
-                        Enable<Sr> {d.name}</Sr>
-                      </button>
+                      />
                     )}
-                    <button
-                      type="button"
-                      class="ghost danger-text"
+                    <RowButton
+                      label="Delete"
+                      sr={d.name}
+                      danger
                       onClick={() => setPending({ kind: 'delete', device: d })}
-                    >
-                      Delete<Sr> {d.name}</Sr>
-                    </button>
+                    />
                   </div>
                 )}
               </li>
@@ -171,31 +164,22 @@ export function DevicesSection(props: {
 
 function AddDevice({ orgId, onAdded }: { orgId: string; onAdded: (a: SecretAnswer) => void }) {
   const [name, setName] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
   return (
     <>
       <form
         class="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
-          api<Answer<'/orgs/{orgId}/devices', 'post'>>(`/orgs/${orgId}/devices`, {
-            method: 'POST',
-            body: { name } satisfies Body<'/orgs/{orgId}/devices', 'post'>,
-          }).then(
-            (answer) => {
-              setName('');
-              setBusy(false);
-              onAdded(answer);
-            },
-            (err: unknown) => {
-              setError(err);
-              setBusy(false);
+        onSubmit={onSubmit(async () => {
+          const answer = await api<Answer<'/orgs/{orgId}/devices', 'post'>>(
+            `/orgs/${orgId}/devices`,
+            {
+              method: 'POST',
+              body: { name } satisfies Body<'/orgs/{orgId}/devices', 'post'>,
             },
           );
-        }}
+          setName('');
+          onAdded(answer);
+        })}
       >
         <Field label="Device name" autocomplete="off" required value={name} onInput={setName} />
         <button type="submit" class="primary" disabled={busy}>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type Answer, api, type Body, type Organisation, type Role } from '../../api';
 import { formatDateTime } from '../../format';
-import { ErrorNote, Field } from '../../ui';
+import { ErrorNote, NameAndEmail, useSubmit } from '../../ui';
 import { roleNames, roles } from './roles';
 
 export function InviteSection({
@@ -14,8 +14,7 @@ export function InviteSection({
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
   const allowed = org.role === 'owner' ? roles : roles.filter((r) => r !== 'owner');
   return (
     <section class="panel" aria-labelledby="invite-title">
@@ -26,38 +25,22 @@ export function InviteSection({
       </p>
       <form
         class="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(null);
-          api<Answer<'/orgs/{orgId}/invitations', 'post'>>(`/orgs/${org.id}/invitations`, {
-            method: 'POST',
-            body: { name, email, role } satisfies Body<'/orgs/{orgId}/invitations', 'post'>,
-          }).then(
-            (r) => {
-              onInvited(
-                `Invitation sent to ${email}; it expires ${formatDateTime(r.invitation.expiresAt)}.`,
-              );
-              setName('');
-              setEmail('');
-              setBusy(false);
-            },
-            (err: unknown) => {
-              setError(err);
-              setBusy(false);
+        onSubmit={onSubmit(async () => {
+          const r = await api<Answer<'/orgs/{orgId}/invitations', 'post'>>(
+            `/orgs/${org.id}/invitations`,
+            {
+              method: 'POST',
+              body: { name, email, role } satisfies Body<'/orgs/{orgId}/invitations', 'post'>,
             },
           );
-        }}
+          onInvited(
+            `Invitation sent to ${email}; it expires ${formatDateTime(r.invitation.expiresAt)}.`,
+          );
+          setName('');
+          setEmail('');
+        })}
       >
-        <Field label="Name" autocomplete="off" required value={name} onInput={setName} />
-        <Field
-          label="E-mail"
-          type="email"
-          autocomplete="off"
-          required
-          value={email}
-          onInput={setEmail}
-        />
+        <NameAndEmail name={name} email={email} onName={setName} onEmail={setEmail} someoneElse />
         <div class="field">
           <label for="invite-role">Role</label>
           <select

@@ -9,7 +9,7 @@ import {
   type Role,
 } from '../../api';
 import { formatDateTime } from '../../format';
-import { Confirm, ErrorNote, type Load, Spinner, Sr } from '../../ui';
+import { Confirm, ErrorNote, type Load, RowButton, Spinner, Sr } from '../../ui';
 import { roleNames, roles } from './roles';
 
 const memberName = (m: Member) => m.name ?? m.email ?? 'this member';
@@ -103,13 +103,12 @@ export function MembersSection(props: {
                       {manages && (
                         <td class="row-actions">
                           {!self && (
-                            <button
-                              type="button"
-                              class="ghost danger-text"
+                            <RowButton
+                              label="Remove"
+                              sr={name}
+                              danger
                               onClick={() => setRemoving(m)}
-                            >
-                              Remove<Sr> {name}</Sr>
-                            </button>
+                            />
                           )}
                         </td>
                       )}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type Answer, api, type Body, type MetricEntry } from '../../api';
-import { Empty, ErrorNote, Spinner, Sr, useLoad } from '../../ui';
+import { Empty, ErrorNote, Spinner, Sr, useLoad, useSubmit } from '../../ui';
 
 /** The metric catalogue: the unit and label every member sees next to a metric's values. */
 export function MetricsSection({ orgId }: { orgId: string }) {
@@ -35,23 +35,21 @@ function MetricRow(props: { orgId: string; entry: MetricEntry; units: string[] }
   const { entry } = props;
   const [unit, setUnit] = useState((entry.unit ?? '') as Unit);
   const [label, setLabel] = useState(entry.label ?? entry.metric.replace(/_/g, ' '));
-  const [state, setState] = useState<{ error?: unknown; saved?: boolean; busy?: boolean }>({});
+  const [saved, setSaved] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
   const id = `metric-${entry.metric}`;
   return (
     <li class="row">
       <form
         class="metric-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setState({ busy: true });
-          api(`/orgs/${props.orgId}/metrics/${entry.metric}`, {
+        onSubmit={onSubmit(async () => {
+          setSaved(false);
+          await api(`/orgs/${props.orgId}/metrics/${entry.metric}`, {
             method: 'PUT',
             body: { unit, label } satisfies Body<'/orgs/{orgId}/metrics/{metric}', 'put'>,
-          }).then(
-            () => setState({ saved: true }),
-            (error: unknown) => setState({ error }),
-          );
-        }}
+          });
+          setSaved(true);
+        })}
       >
         <code class="metric-id">{entry.metric}</code>
         <div class="field">
@@ -79,14 +77,14 @@ function MetricRow(props: { orgId: string; entry: MetricEntry; units: string[] }
             ))}
           </select>
         </div>
-        <button type="submit" class="secondary" disabled={state.busy}>
+        <button type="submit" class="secondary" disabled={busy}>
           Save<Sr> {entry.metric}</Sr>
         </button>
         <span class="saved" role="status">
-          {state.saved ? 'Saved.' : ''}
+          {saved ? 'Saved.' : ''}
         </span>
       </form>
-      <ErrorNote error={state.error} />
+      <ErrorNote error={error} />
     </li>
   );
 }

@@ -3,10 +3,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors.js';
 import { verifySecret } from '../../common/secret-hash.js';
-import { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
 import { DevicesRepository } from '../../directory/devices/devices.repository.js';
 import { DevicesService } from '../../directory/devices/devices.service.js';
-import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
 
 /**
@@ -17,7 +15,6 @@ import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db
 let db: DirectoryTestDb;
 let service: DevicesService;
 let devices: DevicesRepository;
-let audit: AuditLogRepository;
 let orgA: string;
 let orgB: string;
 let adminA: string;
@@ -27,14 +24,12 @@ beforeAll(async () => {
   db = await createDirectoryDb();
   service = new DevicesService(db.pool);
   devices = new DevicesRepository(db.pool);
-  audit = new AuditLogRepository(db.pool);
-  const organisations = new OrganisationsRepository(db.pool, db.crypto);
-  orgA = (await organisations.create('Greenhouse A')).id;
-  orgB = (await organisations.create('Greenhouse B')).id;
+  orgA = (await db.organisations.create('Greenhouse A')).id;
+  orgB = (await db.organisations.create('Greenhouse B')).id;
   adminA = (await db.createUser()).id;
   adminB = (await db.createUser()).id;
-  await organisations.addMember(orgA, adminA, 'admin');
-  await organisations.addMember(orgB, adminB, 'admin');
+  await db.organisations.addMember(orgA, adminA, 'admin');
+  await db.organisations.addMember(orgB, adminB, 'admin');
 });
 
 afterAll(() => db?.close());
@@ -76,7 +71,7 @@ describe('DevicesService: every change recorded in the acting admin’s history'
     expect(await devices.findInOrg(orgA, device.id)).toBeNull();
     expect(await secretHashOf(device.id)).toBeUndefined();
 
-    const history = await audit.listForUser(adminA, 20);
+    const history = await db.audit.listForUser(adminA, 20);
     expect(history.map((e) => e.action)).toEqual([
       'device.deleted',
       'device.enabled',
@@ -91,13 +86,13 @@ describe('DevicesService: every change recorded in the acting admin’s history'
       expect(entry.details).toEqual({ orgId: orgA, deviceId: device.id });
     }
     // Nothing about it landed on another admin's history.
-    expect(await audit.listForUser(adminB, 20)).toEqual([]);
+    expect(await db.audit.listForUser(adminB, 20)).toEqual([]);
   });
 
   it('P2: another organisation’s device is NOT_FOUND for every change, and stays as it was', async () => {
     const { device } = await service.register(adminA, orgA, 'Sensor east');
     const hash = await secretHashOf(device.id);
-    const before = await audit.listForUser(adminB, 20);
+    const before = await db.audit.listForUser(adminB, 20);
 
     const attempts = [
       () => service.rename(adminB, orgB, device.id, 'Taken over'),
@@ -121,7 +116,7 @@ describe('DevicesService: every change recorded in the acting admin’s history'
     });
     expect(await secretHashOf(device.id)).toBe(hash);
     expect(await service.page(orgB, { limit: 10 })).toEqual([]);
-    expect(await audit.listForUser(adminB, 20)).toEqual(before);
+    expect(await db.audit.listForUser(adminB, 20)).toEqual(before);
   });
 });
 

@@ -2,12 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppError } from '../../common/errors.js';
 import { verifySecret } from '../../common/secret-hash.js';
-import { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
-import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { DirectoryError } from '../../directory/directory.errors.js';
 import { MembersRepository } from '../../directory/organisations/members.repository.js';
 import { OrganisationBootstrapService } from '../../directory/organisations/organisation-bootstrap.service.js';
-import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { OrganisationsService } from '../../directory/organisations/organisations.service.js';
 import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
 import { tokenIn } from '../support/smtp-catcher.js';
@@ -21,19 +18,13 @@ import { tokenIn } from '../support/smtp-catcher.js';
 let db: DirectoryTestDb;
 let orgService: OrganisationsService;
 let bootstrap: OrganisationBootstrapService;
-let users: UsersRepository;
-let organisations: OrganisationsRepository;
 let memberships: MembersRepository;
-let audit: AuditLogRepository;
 
 beforeAll(async () => {
   db = await createDirectoryDb();
   orgService = new OrganisationsService(db.identity);
   bootstrap = new OrganisationBootstrapService(db.identity);
-  users = new UsersRepository(db.pool, db.crypto);
-  organisations = new OrganisationsRepository(db.pool, db.crypto);
   memberships = new MembersRepository(db.pool);
-  audit = new AuditLogRepository(db.pool);
 });
 
 afterAll(() => db?.close());
@@ -69,7 +60,7 @@ describe('OrganisationsService: invite and accept', () => {
     expect(days).toBeGreaterThan(6.9);
     expect(days).toBeLessThanOrEqual(7);
 
-    const account = await users.findByEmail(email);
+    const account = await db.users.findByEmail(email);
     expect(account).toMatchObject({ verified: false, passwordHash: null });
     expect(await originOf(account!.id)).toEqual({
       origin: 'invitation',
@@ -77,7 +68,7 @@ describe('OrganisationsService: invite and accept', () => {
     });
     expect(await memberships.createdBy(org.id, [account!.id])).toEqual(new Set([account!.id]));
     // Membership starts on acceptance, never before.
-    expect(await organisations.membership(org.id, account!.id)).toBeNull();
+    expect(await db.organisations.membership(org.id, account!.id)).toBeNull();
 
     const mail = await db.mailbox.next(email);
     expect(mail.to).toEqual([email]);
@@ -92,14 +83,14 @@ describe('OrganisationsService: invite and accept', () => {
         name: 'Astrid Lind-Berg',
       }),
     ).toEqual({ orgId: org.id, role: 'member' });
-    const accepted = await users.findByEmail(email);
+    const accepted = await db.users.findByEmail(email);
     expect(accepted).toMatchObject({ verified: true, displayName: 'Astrid Lind-Berg' });
     expect(await verifySecret('moss and lichen everywhere', accepted!.passwordHash!)).toBe(true);
-    expect((await organisations.membership(org.id, accepted!.id))?.role).toBe('member');
+    expect((await db.organisations.membership(org.id, accepted!.id))?.role).toBe('member');
     // Still the organisation's account after acceptance: its admins may delete it (P6).
     expect(await memberships.createdBy(org.id, [accepted!.id])).toEqual(new Set([accepted!.id]));
 
-    const history = await audit.listForUser(accepted!.id, 10);
+    const history = await db.audit.listForUser(accepted!.id, 10);
     expect(history.map((e) => [e.action, e.actorUserId])).toEqual([
       ['invitation.accepted', accepted!.id],
       ['profile.updated', accepted!.id],
@@ -133,7 +124,7 @@ describe('OrganisationsService: invite and accept', () => {
       .accept({ token: tokenIn(mail), password: 'not my password at all', termsVersion: '1' })
       .catch((err: unknown) => err);
     expect((wrong as AppError).code).toBe('INVALID_CREDENTIALS');
-    expect(await organisations.membership(org.id, existing.id)).toBeNull();
+    expect(await db.organisations.membership(org.id, existing.id)).toBeNull();
   });
 
   it('P6: only owners invite owners, and a member may not invite at all', async () => {
@@ -141,8 +132,8 @@ describe('OrganisationsService: invite and accept', () => {
     const org = await orgService.create(owner.id, { name: 'Barrskogen' });
     const admin = await db.createUser();
     const member = await db.createUser();
-    await organisations.addMember(org.id, admin.id, 'admin');
-    await organisations.addMember(org.id, member.id, 'member');
+    await db.organisations.addMember(org.id, admin.id, 'admin');
+    await db.organisations.addMember(org.id, member.id, 'member');
     const before = await count('users');
     for (const [inviter, role] of [
       [admin.id, 'owner'],
@@ -166,9 +157,9 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
     });
     expect(result.ownerAccount).toBe('created');
     expect(result.org.name).toBe('Glasshouse Ltd');
-    expect(await organisations.find(result.org.id)).toMatchObject({ name: 'Glasshouse Ltd' });
+    expect(await db.organisations.find(result.org.id)).toMatchObject({ name: 'Glasshouse Ltd' });
 
-    const account = await users.findByEmail(email);
+    const account = await db.users.findByEmail(email);
     expect(account).toMatchObject({ verified: false, passwordHash: null });
     expect(await originOf(account!.id)).toEqual({
       origin: 'invitation',
@@ -178,7 +169,7 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
       new Set([account!.id]),
     );
     // An operator invited: no member is named as the inviter.
-    expect((await audit.listForUser(account!.id, 10)).map((e) => e.actorUserId)).toEqual([
+    expect((await db.audit.listForUser(account!.id, 10)).map((e) => e.actorUserId)).toEqual([
       null,
       null,
     ]);
@@ -193,7 +184,7 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
         termsVersion: '1',
       }),
     ).toEqual({ orgId: result.org.id, role: 'owner' });
-    expect((await organisations.membership(result.org.id, account!.id))?.role).toBe('owner');
+    expect((await db.organisations.membership(result.org.id, account!.id))?.role).toBe('owner');
   });
 
   it('P6: the e-mail is sent while the transaction is still open: nothing is visible to others yet', async () => {
@@ -252,7 +243,7 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
       users: await count('users'),
       invitations: await count('invitations'),
     }).toEqual(before);
-    expect(await users.findByEmail(email)).toBeNull();
+    expect(await db.users.findByEmail(email)).toBeNull();
     expect(db.mailbox.to(email)).toEqual([]);
   });
 });

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors.js';
-import { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
-import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { MembersService } from '../../directory/organisations/members.service.js';
-import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { OrganisationsService } from '../../directory/organisations/organisations.service.js';
 import type { Role } from '../../directory/organisations/roles.js';
 import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
@@ -17,18 +14,12 @@ import { tokenIn } from '../support/smtp-catcher.js';
  */
 let db: DirectoryTestDb;
 let members: MembersService;
-let organisations: OrganisationsRepository;
 let orgService: OrganisationsService;
-let users: UsersRepository;
-let audit: AuditLogRepository;
 
 beforeAll(async () => {
   db = await createDirectoryDb();
   members = new MembersService(db.pool, db.crypto);
-  organisations = new OrganisationsRepository(db.pool, db.crypto);
   orgService = new OrganisationsService(db.identity);
-  users = new UsersRepository(db.pool, db.crypto);
-  audit = new AuditLogRepository(db.pool);
 });
 
 afterAll(() => db?.close());
@@ -51,14 +42,14 @@ async function organisation(roles: Role[] = []) {
   const others: string[] = [];
   for (const role of roles) {
     const user = await db.createUser();
-    await organisations.addMember(org.id, user.id, role);
+    await db.organisations.addMember(org.id, user.id, role);
     others.push(user.id);
   }
   return { orgId: org.id, ownerId: owner.id, others };
 }
 
 const roleOf = async (orgId: string, userId: string) =>
-  (await organisations.membership(orgId, userId))?.role ?? null;
+  (await db.organisations.membership(orgId, userId))?.role ?? null;
 
 /** An account the organisation's invitation created, accepted so that it is a member. */
 async function invitedMember(orgId: string, inviterId: string, role: Role = 'member') {
@@ -66,7 +57,7 @@ async function invitedMember(orgId: string, inviterId: string, role: Role = 'mem
   await orgService.invite(inviterId, orgId, { email, name: 'Invited Person', role });
   const token = tokenIn(await db.mailbox.next(email));
   await orgService.accept({ token, password: 'a long enough pass phrase', termsVersion: '1' });
-  const account = await users.findByEmail(email);
+  const account = await db.users.findByEmail(email);
   return account!.id;
 }
 
@@ -91,7 +82,7 @@ describe('MembersService: owner rules (P6)', () => {
     // The owner may make another owner, recorded on that member's history (P11).
     expect(await members.changeRole({ userId: ownerId }, orgId, adminId, 'owner')).toBe('owner');
     expect(await roleOf(orgId, adminId)).toBe('owner');
-    const [latest] = await audit.listForUser(adminId, 1);
+    const [latest] = await db.audit.listForUser(adminId, 1);
     expect(latest).toMatchObject({
       action: 'membership.role_changed',
       actorUserId: ownerId,
@@ -129,7 +120,7 @@ describe('MembersService: owner rules (P6)', () => {
     expect(await failure(members.changeRole(owner, orgId, ownerId, 'admin'))).toEqual(lastOwner);
     expect(await failure(members.remove(owner, orgId, ownerId))).toEqual(lastOwner);
     expect(await roleOf(orgId, ownerId)).toBe('owner');
-    expect((await audit.listForUser(ownerId, 10)).map((e) => e.action)).toEqual([
+    expect((await db.audit.listForUser(ownerId, 10)).map((e) => e.action)).toEqual([
       'organisation.created',
     ]);
 
@@ -139,7 +130,7 @@ describe('MembersService: owner rules (P6)', () => {
     expect(await failure(members.remove({ userId: adminId }, orgId, adminId))).toEqual(lastOwner);
     await members.remove({ userId: adminId }, orgId, ownerId);
     expect(await roleOf(orgId, ownerId)).toBeNull();
-    const [removed] = await audit.listForUser(ownerId, 1);
+    const [removed] = await db.audit.listForUser(ownerId, 1);
     expect(removed).toMatchObject({
       action: 'membership.removed',
       actorUserId: adminId,
@@ -164,7 +155,7 @@ describe('MembersService.deleteAccount: only accounts the organisation created (
 
     await members.deleteAccount({ userId: ownerId }, orgId, invitedId);
 
-    expect(await users.findById(invitedId)).toBeNull();
+    expect(await db.users.findById(invitedId)).toBeNull();
     expect(await roleOf(orgId, invitedId)).toBeNull();
     const { rows: left } = await db.admin.query(
       `SELECT (SELECT count(*) FROM users WHERE id = $1)::int AS users,
@@ -174,7 +165,7 @@ describe('MembersService.deleteAccount: only accounts the organisation created (
     );
     expect(left).toEqual([{ users: 0, keys: 0, audit: 0 }]);
     // Recorded on the admin's own history, without the erased account's id (P17).
-    const [entry] = await audit.listForUser(ownerId, 1);
+    const [entry] = await db.audit.listForUser(ownerId, 1);
     expect(entry).toMatchObject({ action: 'member_account.deleted', actorUserId: ownerId });
     expect(JSON.stringify(entry!.details)).not.toContain(invitedId);
   });
@@ -186,7 +177,7 @@ describe('MembersService.deleteAccount: only accounts the organisation created (
       code: 'CONFLICT',
       details: { reason: 'account-not-deletable' },
     });
-    expect(await users.findById(memberId)).not.toBeNull();
+    expect(await db.users.findById(memberId)).not.toBeNull();
     expect(await roleOf(orgId, memberId)).toBe('member');
   });
 
@@ -194,7 +185,7 @@ describe('MembersService.deleteAccount: only accounts the organisation created (
     const first = await organisation();
     const second = await organisation();
     const invitedId = await invitedMember(first.orgId, first.ownerId);
-    await organisations.addMember(second.orgId, invitedId, 'viewer');
+    await db.organisations.addMember(second.orgId, invitedId, 'viewer');
     expect(
       await failure(members.deleteAccount({ userId: first.ownerId }, first.orgId, invitedId)),
     ).toEqual({ code: 'CONFLICT', details: { reason: 'account-not-deletable' } });
@@ -202,7 +193,7 @@ describe('MembersService.deleteAccount: only accounts the organisation created (
     expect(
       await failure(members.deleteAccount({ userId: second.ownerId }, second.orgId, invitedId)),
     ).toEqual({ code: 'CONFLICT', details: { reason: 'account-not-deletable' } });
-    expect(await users.findById(invitedId)).not.toBeNull();
+    expect(await db.users.findById(invitedId)).not.toBeNull();
   });
 
   it('P6: an admin cannot delete their own account this way, nor a member, nor an owner as admin', async () => {
@@ -220,7 +211,7 @@ describe('MembersService.deleteAccount: only accounts the organisation created (
     expect(await failure(members.deleteAccount({ userId: adminId }, orgId, invitedOwner))).toEqual({
       code: 'FORBIDDEN',
     });
-    expect(await users.findById(invitedOwner)).not.toBeNull();
-    expect(await users.findById(invitedAdmin)).not.toBeNull();
+    expect(await db.users.findById(invitedOwner)).not.toBeNull();
+    expect(await db.users.findById(invitedAdmin)).not.toBeNull();
   });
 });

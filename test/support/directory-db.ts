@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { hashSecret } from '../../common/secret-hash.js';
+import { AuditLogRepository } from '../../directory/accounts/audit-log.repository.js';
 import { UsersRepository, type NewUser } from '../../directory/accounts/users.repository.js';
 import { directoryCryptoFrom, type DirectoryCrypto } from '../../directory/crypto/crypto.config.js';
 import { createDirectoryPool } from '../../directory/db/pool.js';
 import { provisionDirectory, roleUrl } from '../../directory/db/provision.js';
 import type { IdentityDeps, IdentitySettings } from '../../directory/identity.context.js';
 import { createSmtpMailer, type Mailer } from '../../directory/mail/mailer.js';
+import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { freePort } from '../../servers/free-port.js';
 import { startTestMailbox, type TestMailbox } from './smtp-catcher.js';
 
@@ -26,6 +28,10 @@ export interface DirectoryTestDb {
   /** The in-process SMTP server the mailer of `identity` delivers to. */
   mailbox: TestMailbox;
   identity: IdentityDeps;
+  /** The repositories most tests read back through, on `pool`. */
+  users: UsersRepository;
+  organisations: OrganisationsRepository;
+  audit: AuditLogRepository;
   /** A mailer whose server refuses every connection, for "mail server down" cases. */
   unreachableMailer(): Promise<Mailer>;
   /** A verified or unverified account, created the way sign-up and the e-2-e helpers do. */
@@ -103,6 +109,9 @@ export async function createDirectoryDb(
     crypto,
     mailbox,
     identity,
+    users,
+    organisations: new OrganisationsRepository(pool, crypto),
+    audit: new AuditLogRepository(pool),
     async unreachableMailer() {
       // A port that was just free: nothing listens on it, so every connection is refused.
       const down = createSmtpMailer({

@@ -1,29 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors.js';
 import { verifySecret } from '../../common/secret-hash.js';
 import { DevicesRepository } from '../../directory/devices/devices.repository.js';
 import { DevicesService } from '../../directory/devices/devices.service.js';
-import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
+import { useDirectoryDb } from '../support/directory-db.js';
+import { lazy } from '../support/lazy.js';
 
 /**
  * DevicesService against the real directory schema, as the API's role: every change commits
  * together with its record in the acting admin's history (P11), and another organisation's
  * device answers as a missing one (P2).
  */
-let db: DirectoryTestDb;
-let service: DevicesService;
-let devices: DevicesRepository;
+const db = useDirectoryDb();
+const service = lazy(() => new DevicesService(db.pool), 'service');
+const devices = lazy(() => new DevicesRepository(db.pool), 'devices');
 let orgA: string;
 let orgB: string;
 let adminA: string;
 let adminB: string;
 
 beforeAll(async () => {
-  db = await createDirectoryDb();
-  service = new DevicesService(db.pool);
-  devices = new DevicesRepository(db.pool);
   orgA = (await db.organisations.create('Greenhouse A')).id;
   orgB = (await db.organisations.create('Greenhouse B')).id;
   adminA = (await db.createUser()).id;
@@ -31,8 +29,6 @@ beforeAll(async () => {
   await db.organisations.addMember(orgA, adminA, 'admin');
   await db.organisations.addMember(orgB, adminB, 'admin');
 });
-
-afterAll(() => db?.close());
 
 /** What only the admin role may read: the API's role sees no secret hashes (P21). */
 async function secretHashOf(deviceId: string): Promise<string | undefined> {

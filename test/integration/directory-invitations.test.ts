@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppError } from '../../common/errors.js';
 import { verifySecret } from '../../common/secret-hash.js';
 import { DirectoryError } from '../../directory/directory.errors.js';
 import { MembersRepository } from '../../directory/organisations/members.repository.js';
 import { OrganisationBootstrapService } from '../../directory/organisations/organisation-bootstrap.service.js';
 import { OrganisationsService } from '../../directory/organisations/organisations.service.js';
-import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
+import { useDirectoryDb } from '../support/directory-db.js';
+import { lazy } from '../support/lazy.js';
 import { tokenIn } from '../support/smtp-catcher.js';
 
 /**
@@ -15,19 +16,10 @@ import { tokenIn } from '../support/smtp-catcher.js';
  * (OrganisationBootstrapService) both go through createInvitation, so both mark an account
  * they create as the organisation's (P6), which the jobs delete if nobody accepts (P7).
  */
-let db: DirectoryTestDb;
-let orgService: OrganisationsService;
-let bootstrap: OrganisationBootstrapService;
-let memberships: MembersRepository;
-
-beforeAll(async () => {
-  db = await createDirectoryDb();
-  orgService = new OrganisationsService(db.identity);
-  bootstrap = new OrganisationBootstrapService(db.identity);
-  memberships = new MembersRepository(db.pool);
-});
-
-afterAll(() => db?.close());
+const db = useDirectoryDb();
+const orgService = lazy(() => new OrganisationsService(db.identity), 'orgService');
+const bootstrap = lazy(() => new OrganisationBootstrapService(db.identity), 'bootstrap');
+const memberships = lazy(() => new MembersRepository(db.pool), 'memberships');
 
 const newEmail = () => `invitee-${randomBytes(4).toString('hex')}@example.test`;
 

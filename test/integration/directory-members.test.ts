@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors.js';
 import { MembersService } from '../../directory/organisations/members.service.js';
 import { OrganisationsService } from '../../directory/organisations/organisations.service.js';
 import type { Role } from '../../directory/organisations/roles.js';
-import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
+import { useDirectoryDb } from '../support/directory-db.js';
+import { lazy } from '../support/lazy.js';
 import { tokenIn } from '../support/smtp-catcher.js';
 
 /**
@@ -12,17 +13,9 @@ import { tokenIn } from '../support/smtp-catcher.js';
  * accounts only the organisation's own invitation created, checked again by the database's
  * erase_invited_account function.
  */
-let db: DirectoryTestDb;
-let members: MembersService;
-let orgService: OrganisationsService;
-
-beforeAll(async () => {
-  db = await createDirectoryDb();
-  members = new MembersService(db.pool, db.crypto);
-  orgService = new OrganisationsService(db.identity);
-});
-
-afterAll(() => db?.close());
+const db = useDirectoryDb();
+const members = lazy(() => new MembersService(db.pool, db.crypto), 'members');
+const orgService = lazy(() => new OrganisationsService(db.identity), 'orgService');
 
 async function failure(promise: Promise<unknown>): Promise<{ code: string; details?: unknown }> {
   const error = await promise.then(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { hashSecret, verifySecret } from '../../common/secret-hash.js';
@@ -21,7 +21,7 @@ import {
 } from '../../directory/sessions/sign-in-throttle.service.js';
 import { SignInService, type SignInClient } from '../../directory/sessions/sign-in.service.js';
 import { SignInsRepository } from '../../directory/sessions/sign-ins.repository.js';
-import { createDirectoryDb, type DirectoryTestDb } from '../support/directory-db.js';
+import { useDirectoryDb } from '../support/directory-db.js';
 
 /**
  * Signing in with a password and ending sessions, against the real directory schema as the
@@ -41,7 +41,7 @@ const POLICY: ThrottlePolicy = {
   maxDelayMs: 600_000,
 };
 
-let db: DirectoryTestDb;
+const db = useDirectoryDb();
 let sessions: SessionsRepository;
 let signIns: SignInsRepository;
 let securityEvents: SecurityEventsRepository;
@@ -72,7 +72,6 @@ function signInService(policy: ThrottlePolicy = POLICY): SignInService {
 }
 
 beforeAll(async () => {
-  db = await createDirectoryDb();
   const userKeys = new UserDataKeys(db.pool, new DataKeysRepository(db.pool, db.crypto.keyring));
   sessions = new SessionsRepository(db.pool, userKeys);
   signIns = new SignInsRepository(db.pool, userKeys);
@@ -86,8 +85,6 @@ beforeAll(async () => {
   });
   decoyHash = await hashSecret(randomBytes(16).toString('hex'));
 });
-
-afterAll(() => db?.close());
 
 /** A client from its own address, so that no test's failures count against another's. */
 let lastOctet = 10;

@@ -11,6 +11,7 @@ import type { IdentityDeps, IdentitySettings } from '../../directory/identity.co
 import { createSmtpMailer, type Mailer } from '../../directory/mail/mailer.js';
 import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { freePort } from '../../servers/free-port.js';
+import { perFile } from './lazy.js';
 import { startTestMailbox, type TestMailbox } from './smtp-catcher.js';
 
 /** A directory database of one test file, and what the identity services need around it. */
@@ -146,4 +147,11 @@ export async function createDirectoryDb(
       }
     },
   };
+}
+
+/** A directory database for one test file: created before its tests, dropped after them. */
+export function useDirectoryDb(
+  options: { settings?: Partial<IdentitySettings> } = {},
+): DirectoryTestDb {
+  return perFile(() => createDirectoryDb(options), 'the directory database');
 }

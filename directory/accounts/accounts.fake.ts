@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../common/errors.js';
-import { hashDeviceSecret, verifySecret } from '../../common/secret-hash.js';
+import { hashDeviceSecret } from '../../common/secret-hash.js';
 import { normaliseEmail } from '../crypto/blind-index.js';
 import { newOneTimeToken } from '../crypto/one-time-token.js';
 import { requireStrongPassword } from '../identity.context.js';
 import type { AuditEntry, AuditLogRepository } from './audit-log.repository.js';
-import type { ProfileService } from './profile.service.js';
+import { checkEmailChange, type ProfileService } from './profile.service.js';
 import type { SignupInput, SignupService, VerifiedPurpose } from './signup.service.js';
 import {
   EmailInUseError,
@@ -243,19 +243,7 @@ export class FakeProfileService implements Pick<ProfileService, keyof ProfileSer
     userId: string,
     request: { newEmail: string; password: string | undefined },
   ): Promise<void> {
-    const account = await this.deps.users.findById(userId);
-    if (!account) throw new AppError('UNAUTHENTICATED');
-    if (account.passwordHash !== null) {
-      const matches =
-        request.password !== undefined &&
-        (await verifySecret(request.password, account.passwordHash));
-      if (!matches) throw new AppError('INVALID_CREDENTIALS');
-    }
-    if (normaliseEmail(request.newEmail) === normaliseEmail(account.email)) {
-      throw new AppError('VALIDATION_FAILED', [
-        { path: 'email', message: 'is already the address of this account' },
-      ]);
-    }
+    const account = await checkEmailChange(await this.deps.users.findById(userId), request);
     const holder = await this.deps.users.findByEmail(request.newEmail);
     this.outbox.push(
       holder

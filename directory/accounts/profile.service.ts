@@ -59,20 +59,7 @@ export class ProfileService {
   ): Promise<void> {
     const { crypto, settings } = this.deps;
     const users = new UsersRepository(this.deps.pool, crypto);
-    const account = await users.findById(userId);
-    if (!account) throw new AppError('UNAUTHENTICATED');
-    // Someone holding a stolen access token must not be able to take the account over.
-    if (account.passwordHash !== null) {
-      const matches =
-        request.password !== undefined &&
-        (await verifySecret(request.password, account.passwordHash));
-      if (!matches) throw new AppError('INVALID_CREDENTIALS');
-    }
-    if (normaliseEmail(request.newEmail) === normaliseEmail(account.email)) {
-      throw new AppError('VALIDATION_FAILED', [
-        { path: 'email', message: 'is already the address of this account' },
-      ]);
-    }
+    await checkEmailChange(await users.findById(userId), request);
     const links = linksOf(this.deps);
     const mails = await transaction(this.deps.pool, async (client) => {
       const txUsers = new UsersRepository(client, crypto);
@@ -112,4 +99,28 @@ export class ProfileService {
   async auditHistory(userId: string, limit: number): Promise<AuditEntry[]> {
     return new AuditLogRepository(this.deps.pool).listForUser(userId, limit);
   }
+}
+
+/**
+ * Whether the account may move to `newEmail`: it must exist, give its current password when it
+ * has one (someone holding a stolen access token must not be able to take it over), and name
+ * an address it does not have already. Returns the account.
+ */
+export async function checkEmailChange<A extends { passwordHash: string | null; email: string }>(
+  account: A | null,
+  request: { newEmail: string; password: string | undefined },
+): Promise<A> {
+  if (!account) throw new AppError('UNAUTHENTICATED');
+  if (account.passwordHash !== null) {
+    const matches =
+      request.password !== undefined &&
+      (await verifySecret(request.password, account.passwordHash));
+    if (!matches) throw new AppError('INVALID_CREDENTIALS');
+  }
+  if (normaliseEmail(request.newEmail) === normaliseEmail(account.email)) {
+    throw new AppError('VALIDATION_FAILED', [
+      { path: 'email', message: 'is already the address of this account' },
+    ]);
+  }
+  return account;
 }

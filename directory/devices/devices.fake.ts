@@ -8,7 +8,7 @@ import type {
   DeviceStatus,
   DevicesRepository,
 } from './devices.repository.js';
-import type { DevicesService, DeviceWithSecret } from './devices.service.js';
+import { statusAction, type DevicesService, type DeviceWithSecret } from './devices.service.js';
 
 /** Everything DevicesRepository offers its callers: the fake must keep up with it. */
 type DeviceStore = Pick<DevicesRepository, keyof DevicesRepository>;
@@ -177,8 +177,7 @@ export class FakeDevicesService implements Pick<DevicesService, keyof DevicesSer
     deviceId: string,
     status: DeviceStatus,
   ): Promise<Device> {
-    const action = status === 'disabled' ? 'device.disabled' : 'device.enabled';
-    return this.audited(actorId, action, orgId, () =>
+    return this.audited(actorId, statusAction[status], orgId, () =>
       this.devices.setStatus(orgId, deviceId, status),
     );
   }

@@ -14,6 +14,12 @@ export interface DeviceWithSecret {
   secret: string;
 }
 
+/** What a change of status is called in the admin's history. */
+export const statusAction = {
+  disabled: 'device.disabled',
+  active: 'device.enabled',
+} as const satisfies Record<DeviceStatus, AuditAction>;
+
 /**
  * An organisation's devices as its admins manage them. Every change and its record in the
  * acting admin's own history (P11) commit together. Scoped by organisation throughout, so
@@ -51,8 +57,7 @@ export class DevicesService {
     deviceId: string,
     status: DeviceStatus,
   ): Promise<Device> {
-    const action = status === 'disabled' ? 'device.disabled' : 'device.enabled';
-    return this.audited(actorId, action, orgId, (devices) =>
+    return this.audited(actorId, statusAction[status], orgId, (devices) =>
       devices.setStatus(orgId, deviceId, status),
     );
   }

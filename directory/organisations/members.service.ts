@@ -121,20 +121,33 @@ export class MembersService {
     userId: string,
     newRole: Role | null,
   ): Promise<Role> {
-    const roles = await members.lockAll(orgId);
-    const actorRole = roles.get(actor.userId);
     // Re-read under the lock: the caller may have lost the role since the request began.
-    if (!actorRole) throw new AppError('NOT_FOUND');
-    if (!hasRole(actorRole, 'admin')) throw new AppError('FORBIDDEN');
-    const current = roles.get(userId);
-    if (!current) throw new AppError('NOT_FOUND');
-    if ((current === 'owner' || newRole === 'owner') && actorRole !== 'owner') {
-      throw new AppError('FORBIDDEN');
-    }
-    const owners = [...roles.values()].filter((r) => r === 'owner').length;
-    if (current === 'owner' && newRole !== 'owner' && owners <= 1) {
-      throw new AppError('CONFLICT', { reason: 'last-owner' });
-    }
-    return current;
+    return checkMembershipChange(await members.lockAll(orgId), actor, userId, newRole);
   }
+}
+
+/**
+ * The owner rules for a change of `userId` to `newRole` (null: leaving), given every member's
+ * role: only admins and owners change memberships, only owners touch owners, and the last
+ * owner stays. Returns the member's current role.
+ */
+export function checkMembershipChange(
+  roles: ReadonlyMap<string, Role>,
+  actor: Actor,
+  userId: string,
+  newRole: Role | null,
+): Role {
+  const actorRole = roles.get(actor.userId);
+  if (!actorRole) throw new AppError('NOT_FOUND');
+  if (!hasRole(actorRole, 'admin')) throw new AppError('FORBIDDEN');
+  const current = roles.get(userId);
+  if (!current) throw new AppError('NOT_FOUND');
+  if ((current === 'owner' || newRole === 'owner') && actorRole !== 'owner') {
+    throw new AppError('FORBIDDEN');
+  }
+  const owners = [...roles.values()].filter((r) => r === 'owner').length;
+  if (current === 'owner' && newRole !== 'owner' && owners <= 1) {
+    throw new AppError('CONFLICT', { reason: 'last-owner' });
+  }
+  return current;
 }

@@ -12,14 +12,20 @@ import type { AuditLogRepository } from '../accounts/audit-log.repository.js';
 import type { Membership } from '../accounts/users.repository.js';
 import { requireStrongPassword } from '../identity.context.js';
 import type { MemberPosition, MemberRow } from './members.repository.js';
-import type { Actor, Member, MembersService } from './members.service.js';
+import {
+  checkMembershipChange,
+  type Actor,
+  type Member,
+  type MembersService,
+} from './members.service.js';
 import type { Organisation, OrganisationsRepository } from './organisations.repository.js';
-import type {
-  AcceptInvitationRequest,
-  InvitationRequest,
-  OrganisationsService,
+import {
+  mayInvite,
+  type AcceptInvitationRequest,
+  type InvitationRequest,
+  type OrganisationsService,
 } from './organisations.service.js';
-import { hasRole, type Role } from './roles.js';
+import type { Role } from './roles.js';
 
 type OrganisationStore = Pick<OrganisationsRepository, keyof OrganisationsRepository>;
 
@@ -199,8 +205,7 @@ export class FakeOrganisationsService implements Pick<
     const { organisations, users } = this.deps;
     const mine = await organisations.membership(orgId, inviterId);
     if (!mine) throw new AppError('NOT_FOUND');
-    const mayInvite = mine.role === 'owner' || (mine.role === 'admin' && request.role !== 'owner');
-    if (!mayInvite) throw new AppError('FORBIDDEN');
+    if (!mayInvite(mine.role, request.role)) throw new AppError('FORBIDDEN');
     const existing = await users.findByEmail(request.email);
     if (existing && (await organisations.membership(orgId, existing.id))) {
       throw new AppError('CONFLICT');
@@ -320,20 +325,7 @@ export class FakeMembersService implements Pick<MembersService, keyof MembersSer
   }
 
   private checked(actor: Actor, orgId: string, userId: string, newRole: Role | null): Role {
-    const roles = this.deps.organisations.roles(orgId);
-    const actorRole = roles.get(actor.userId);
-    if (!actorRole) throw new AppError('NOT_FOUND');
-    if (!hasRole(actorRole, 'admin')) throw new AppError('FORBIDDEN');
-    const current = roles.get(userId);
-    if (!current) throw new AppError('NOT_FOUND');
-    if ((current === 'owner' || newRole === 'owner') && actorRole !== 'owner') {
-      throw new AppError('FORBIDDEN');
-    }
-    const owners = [...roles.values()].filter((r) => r === 'owner').length;
-    if (current === 'owner' && newRole !== 'owner' && owners <= 1) {
-      throw new AppError('CONFLICT', { reason: 'last-owner' });
-    }
-    return current;
+    return checkMembershipChange(this.deps.organisations.roles(orgId), actor, userId, newRole);
   }
 }
 

@@ -65,9 +65,7 @@ export class OrganisationsService {
       const organisations = new OrganisationsRepository(client, this.deps.crypto);
       const mine = await organisations.membership(orgId, inviterId);
       if (!mine) throw new AppError('NOT_FOUND');
-      const mayInvite =
-        mine.role === 'owner' || (mine.role === 'admin' && request.role !== 'owner');
-      if (!mayInvite) throw new AppError('FORBIDDEN');
+      if (!mayInvite(mine.role, request.role)) throw new AppError('FORBIDDEN');
 
       const users = new UsersRepository(client, this.deps.crypto);
       const existing = await users.findByEmail(request.email);
@@ -137,4 +135,9 @@ export class OrganisationsService {
       return { orgId, role };
     });
   }
+}
+
+/** Owners invite anyone; admins invite anyone but owners (P6). */
+export function mayInvite(inviterRole: Role, role: Role): boolean {
+  return inviterRole === 'owner' || (inviterRole === 'admin' && role !== 'owner');
 }

@@ -42,6 +42,23 @@ async function secretHashOf(deviceId: string): Promise<string | undefined> {
 const codeOf = (err: unknown) =>
   err instanceof AppError || err instanceof pg.DatabaseError ? err.code : String(err);
 
+/** Tries every change of a device as `actorId` in `orgId`; the code each one failed with. */
+async function everyChange(
+  actorId: string,
+  orgId: string,
+  deviceId: string,
+): Promise<(string | undefined)[]> {
+  const attempts = [
+    () => service.rename(actorId, orgId, deviceId, 'Renamed'),
+    () => service.rotateSecret(actorId, orgId, deviceId),
+    () => service.setStatus(actorId, orgId, deviceId, 'disabled'),
+    () => service.remove(actorId, orgId, deviceId),
+  ];
+  const codes: (string | undefined)[] = [];
+  for (const attempt of attempts) codes.push(codeOf(await attempt().catch((err: unknown) => err)));
+  return codes;
+}
+
 describe('DevicesService: every change recorded in the acting admin’s history', () => {
   it('P11, P12: register, rename, rotate, disable, enable and delete each leave one audit row of the admin', async () => {
     const { device, secret } = await service.register(adminA, orgA, 'Sensor north');
@@ -90,16 +107,7 @@ describe('DevicesService: every change recorded in the acting admin’s history'
     const hash = await secretHashOf(device.id);
     const before = await db.audit.listForUser(adminB, 20);
 
-    const attempts = [
-      () => service.rename(adminB, orgB, device.id, 'Taken over'),
-      () => service.rotateSecret(adminB, orgB, device.id),
-      () => service.setStatus(adminB, orgB, device.id, 'disabled'),
-      () => service.remove(adminB, orgB, device.id),
-    ];
-    for (const attempt of attempts) {
-      const error = await attempt().catch((err: unknown) => err);
-      expect(codeOf(error)).toBe('NOT_FOUND');
-    }
+    expect(await everyChange(adminB, orgB, device.id)).toEqual(Array(4).fill('NOT_FOUND'));
     // The same answer as for a device that does not exist at all.
     const missing = await service
       .rename(adminB, orgB, 'no-such-device', 'x')
@@ -137,16 +145,7 @@ describe('DevicesService: a change whose audit record fails is not made at all',
     const stored = await devices.findInOrg(orgA, device.id);
     const hash = await secretHashOf(device.id);
 
-    const attempts = [
-      () => service.rename(ghost, orgA, device.id, 'Renamed by nobody'),
-      () => service.rotateSecret(ghost, orgA, device.id),
-      () => service.setStatus(ghost, orgA, device.id, 'disabled'),
-      () => service.remove(ghost, orgA, device.id),
-    ];
-    for (const attempt of attempts) {
-      const error = await attempt().catch((err: unknown) => err);
-      expect(codeOf(error)).toBe('23503');
-    }
+    expect(await everyChange(ghost, orgA, device.id)).toEqual(Array(4).fill('23503'));
     // Name, status, updated_at and secret hash are exactly as before: nothing committed.
     expect(await devices.findInOrg(orgA, device.id)).toEqual(stored);
     expect(await secretHashOf(device.id)).toBe(hash);

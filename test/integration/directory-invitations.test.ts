@@ -35,6 +35,18 @@ async function originOf(userId: string) {
 const count = async (table: 'organisations' | 'users' | 'invitations') =>
   (await db.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
 
+/**
+ * The account an invitation created for `email`: inactive, with no password, and marked as the
+ * organisation's in the database and by the members repository (P6, P7).
+ */
+async function createdByOrganisation(email: string, orgId: string) {
+  const account = await db.users.findByEmail(email);
+  expect(account).toMatchObject({ verified: false, passwordHash: null });
+  expect(await originOf(account!.id)).toEqual({ origin: 'invitation', created_by_org_id: orgId });
+  expect(await memberships.createdBy(orgId, [account!.id])).toEqual(new Set([account!.id]));
+  return account!;
+}
+
 describe('OrganisationsService: invite and accept', () => {
   it('P6, P7: an invitation to a new address creates an inactive account the organisation created, and e-mails the link', async () => {
     const inviter = await db.createUser();
@@ -52,15 +64,9 @@ describe('OrganisationsService: invite and accept', () => {
     expect(days).toBeGreaterThan(6.9);
     expect(days).toBeLessThanOrEqual(7);
 
-    const account = await db.users.findByEmail(email);
-    expect(account).toMatchObject({ verified: false, passwordHash: null });
-    expect(await originOf(account!.id)).toEqual({
-      origin: 'invitation',
-      created_by_org_id: org.id,
-    });
-    expect(await memberships.createdBy(org.id, [account!.id])).toEqual(new Set([account!.id]));
+    const account = await createdByOrganisation(email, org.id);
     // Membership starts on acceptance, never before.
-    expect(await db.organisations.membership(org.id, account!.id)).toBeNull();
+    expect(await db.organisations.membership(org.id, account.id)).toBeNull();
 
     const mail = await db.mailbox.next(email);
     expect(mail.to).toEqual([email]);
@@ -151,17 +157,9 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
     expect(result.org.name).toBe('Glasshouse Ltd');
     expect(await db.organisations.find(result.org.id)).toMatchObject({ name: 'Glasshouse Ltd' });
 
-    const account = await db.users.findByEmail(email);
-    expect(account).toMatchObject({ verified: false, passwordHash: null });
-    expect(await originOf(account!.id)).toEqual({
-      origin: 'invitation',
-      created_by_org_id: result.org.id,
-    });
-    expect(await memberships.createdBy(result.org.id, [account!.id])).toEqual(
-      new Set([account!.id]),
-    );
+    const account = await createdByOrganisation(email, result.org.id);
     // An operator invited: no member is named as the inviter.
-    expect((await db.audit.listForUser(account!.id, 10)).map((e) => e.actorUserId)).toEqual([
+    expect((await db.audit.listForUser(account.id, 10)).map((e) => e.actorUserId)).toEqual([
       null,
       null,
     ]);
@@ -176,7 +174,7 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
         termsVersion: '1',
       }),
     ).toEqual({ orgId: result.org.id, role: 'owner' });
-    expect((await db.organisations.membership(result.org.id, account!.id))?.role).toBe('owner');
+    expect((await db.organisations.membership(result.org.id, account.id))?.role).toBe('owner');
   });
 
   it('P6: the e-mail is sent while the transaction is still open: nothing is visible to others yet', async () => {

@@ -97,6 +97,18 @@ function chunks<T>(items: T[], size: number): T[][] {
   );
 }
 
+/** A drainer into `database` that retries fast and keeps every batch's result. */
+function recordingDrainer(spool: Spool, database: string) {
+  const results: BatchResult[] = [];
+  const drainer = startDrainer({
+    spool,
+    ...FAST_RETRY,
+    write: (lines) => admin().write(database, lines, { gzip: true }),
+    onBatch: (result) => results.push(result),
+  });
+  return { drainer, results };
+}
+
 describe('spool drainer with a real InfluxDB', () => {
   it('delivers 20,000 accepted lines exactly once, gzip-compressed in batches', async () => {
     const database = await createDatabase();
@@ -143,13 +155,7 @@ describe('spool drainer with a real InfluxDB', () => {
     const database = await createDatabase();
     const spool = await openSpool('outage');
     const sink = new SpoolSink(spool);
-    const results: BatchResult[] = [];
-    const drainer = startDrainer({
-      spool,
-      ...FAST_RETRY,
-      write: (lines) => admin().write(database, lines, { gzip: true }),
-      onBatch: (result) => results.push(result),
-    });
+    const { drainer, results } = recordingDrainer(spool, database);
 
     try {
       await influx.stop();
@@ -246,13 +252,7 @@ describe('spool drainer with a real InfluxDB', () => {
       'value=true',
     );
     const spool = await openSpool('refused');
-    const results: BatchResult[] = [];
-    const drainer = startDrainer({
-      spool,
-      ...FAST_RETRY,
-      write: (lines) => admin().write(database, lines, { gzip: true }),
-      onBatch: (result) => results.push(result),
-    });
+    const { drainer, results } = recordingDrainer(spool, database);
 
     try {
       await spool.append(conflict);

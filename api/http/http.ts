@@ -90,17 +90,12 @@ function toAppError(err: unknown): AppError {
 }
 
 /**
- * express.json's own refusals of a body (too large, an unsupported charset or encoding): client
- * errors with a `type` such as `entity.too.large` and a message meant to be shown.
+ * express.json's own refusals of a body (too large, an unsupported charset or encoding, a body
+ * that does not inflate): client errors with a 4xx status and a message meant to be shown
+ * (`expose`); the inflate errors carry no `type`, so none is asked for.
  */
 function isBodyRefusal(err: unknown): err is Error {
   if (!(err instanceof Error)) return false;
-  const { type, status, expose } = err as { type?: unknown; status?: unknown; expose?: unknown };
-  return (
-    typeof type === 'string' &&
-    expose === true &&
-    typeof status === 'number' &&
-    status >= 400 &&
-    status < 500
-  );
+  const { status, expose } = err as { status?: unknown; expose?: unknown };
+  return expose === true && typeof status === 'number' && status >= 400 && status < 500;
 }

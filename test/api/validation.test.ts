@@ -185,22 +185,18 @@ describe('validation: bad requests are 400 VALIDATION_FAILED with details, never
     expect(response.status).toBe(201);
   });
 
-  // BUG (reported, not fixed here): body-parser's inflate errors carry status 400 and
-  // expose=true but no `type`, so errorHandler's isBodyRefusal misses them and a client's
-  // corrupt gzip body becomes a logged 500 INTERNAL. Remove `.fails` once it answers 400.
-  it.fails(
-    'refuses a body whose Content-Encoding does not match it with 400, not 500',
-    async () => {
-      for (const encoding of ['gzip', 'deflate', 'br']) {
-        const answer = await app.request('POST', `/orgs/${org.id}/devices`, {
-          token: owner.token,
-          rawBody: 'not compressed at all',
-          headers: { 'content-encoding': encoding },
-        });
-        expectRefusal(answer, '', `a body that is not ${encoding}`);
-      }
-    },
-  );
+  // body-parser's inflate errors carry status 400 and expose=true but no `type`; they were a
+  // logged 500 until the error handler stopped asking for one.
+  it('refuses a body whose Content-Encoding does not match it with 400, not 500', async () => {
+    for (const encoding of ['gzip', 'deflate', 'br']) {
+      const answer = await app.request('POST', `/orgs/${org.id}/devices`, {
+        token: owner.token,
+        rawBody: 'not compressed at all',
+        headers: { 'content-encoding': encoding },
+      });
+      expectRefusal(answer, '', `a body that is not ${encoding}`);
+    }
+  });
 
   it('refuses JSON it cannot parse with 400, though without details', async () => {
     for (const rawBody of ['{"name": ', "{'name': 'x'}", 'null', '"just a string"', '42']) {

@@ -15,7 +15,7 @@ import { clientOf } from '../http/client-info.js';
 import { defineRoute, type Route } from '../http/route.js';
 
 export interface OidcRoutesDeps {
-  signIn: SignInService;
+  signIn: Pick<SignInService, keyof SignInService>;
   auth: { cookies: CookieSettings };
 }
 

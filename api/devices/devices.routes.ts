@@ -8,7 +8,7 @@ import { defineRoute, type Route } from '../http/route.js';
 import type { ReadingsService } from '../readings/readings.service.js';
 
 export interface DevicesRoutesDeps {
-  devicesService: DevicesService;
+  devicesService: Pick<DevicesService, keyof DevicesService>;
   readingsService: Pick<ReadingsService, 'deviceStatus'>;
   /** Where devices reach the broker (MQTT_PUBLIC_URL), for the example command. */
   mqttPublicUrl: string;

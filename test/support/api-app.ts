@@ -20,7 +20,6 @@ import {
 } from '../../directory/accounts/accounts.fake.js';
 import { FakeDevices, FakeDevicesService } from '../../directory/devices/devices.fake.js';
 import type { Device } from '../../directory/devices/devices.repository.js';
-import type { DevicesService } from '../../directory/devices/devices.service.js';
 import {
   FakeMetricUnits,
   FakeMetricUnitsService,
@@ -248,7 +247,7 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     organisations: directory.organisations,
     // DevicesRoutesDeps names the class, whose private pool no fake can have; the fake
     // implements its whole public surface (see FakeDevicesService).
-    devicesService: devicesService as unknown as DevicesService,
+    devicesService,
     readingsService: new ReadingsService({
       devices: directory.devices,
       metricUnits: directory.metricUnits,

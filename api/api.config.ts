@@ -37,6 +37,7 @@ export const apiConfigSchema = z.object({
   SIGNIN_THROTTLE_WINDOW_MS: z.coerce.number().int().min(1000).default(900_000),
   SIGNIN_THROTTLE_FREE_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(20),
+  SIGNIN_THROTTLE_ACCOUNT_CEILING: z.coerce.number().int().min(1).max(100_000).default(50),
   SIGNIN_THROTTLE_BASE_DELAY_MS: z.coerce.number().int().min(1).default(1000),
   SIGNIN_THROTTLE_MAX_DELAY_MS: z.coerce.number().int().min(1).default(30_000),
   /** Requests per minute per client address and per signed-in user (token buckets, 429). */

@@ -28,8 +28,13 @@ const dashboardDir = path.join(
   'dist',
 );
 
+/** What a test may replace in a running API: its clock, which throttles and caches read. */
+export interface ApiHooks {
+  now?: () => number;
+}
+
 /** The API's composition root: the one process that holds both a directory and an InfluxDB client. */
-export async function startApi(config: ApiConfig, logger: Logger) {
+export async function startApi(config: ApiConfig, logger: Logger, hooks: ApiHooks = {}) {
   const log = logger.child({ module: 'api-main' });
   // Bounded waits: with Postgres down a request fails fast with 503 instead of hanging.
   const pool = createDirectoryPool({
@@ -72,7 +77,7 @@ export async function startApi(config: ApiConfig, logger: Logger) {
     live,
     mqttPublicUrl: config.MQTT_PUBLIC_URL,
     membersService: new MembersService(pool, directoryCryptoFrom(config)),
-    ...(await authDeps(pool, config, identity.users, logger)),
+    ...(await authDeps(pool, config, identity.users, logger, hooks.now)),
     dashboardDir,
     readiness: {
       postgres: () => pool.query('SELECT 1'),

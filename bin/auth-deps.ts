@@ -6,6 +6,7 @@ import type { ApiConfig } from '../api/api.config.js';
 import { OidcClient, parseOidcProviders } from '../directory/sessions/oidc.service.js';
 import { SessionService } from '../directory/sessions/session.service.js';
 import { SignInService, type SignInServiceDeps } from '../directory/sessions/sign-in.service.js';
+import { KnownBrowsers } from '../directory/sessions/known-browser.js';
 import { SignInThrottle } from '../directory/sessions/sign-in-throttle.service.js';
 import { TokenService } from '../api/auth/token.service.js';
 import { masterKeyringFrom } from '../directory/crypto/crypto.config.js';
@@ -28,10 +29,11 @@ export async function authDeps(
   config: ApiConfig,
   users: SignInServiceDeps['users'],
   logger: Logger,
+  now: () => number = Date.now,
 ) {
   const userKeys = new UserDataKeys(pool, new DataKeysRepository(pool, masterKeyringFrom(config)));
   const sessions = new SessionsRepository(pool, userKeys);
-  const securityEvents = new SecurityEventsRepository(pool);
+  const securityEvents = new SecurityEventsRepository(pool, now);
   const signIns = new SignInsRepository(pool, userKeys);
   const tokens = new TokenService({
     privateKeyPem: config.JWT_PRIVATE_KEY,
@@ -59,9 +61,11 @@ export async function authDeps(
       windowMs: config.SIGNIN_THROTTLE_WINDOW_MS,
       freeAttemptsPerAccount: config.SIGNIN_THROTTLE_FREE_ATTEMPTS,
       freeAttemptsPerNetwork: config.SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP,
+      accountCeiling: config.SIGNIN_THROTTLE_ACCOUNT_CEILING,
       baseDelayMs: config.SIGNIN_THROTTLE_BASE_DELAY_MS,
       maxDelayMs: config.SIGNIN_THROTTLE_MAX_DELAY_MS,
     }),
+    knownBrowsers: new KnownBrowsers(config.SECURITY_LOG_KEY, now),
     securityEvents,
     accountHashKey: config.SECURITY_LOG_KEY,
     oidc: {

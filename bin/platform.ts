@@ -2,7 +2,7 @@ import { apiConfigSchema } from '../api/api.config.js';
 import { brokerConfigSchema } from '../broker/broker.config.js';
 import { loadConfigs } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
-import { startApi } from './api.js';
+import { startApi, type ApiHooks } from './api.js';
 import { startBroker } from './broker.js';
 import { jobsConfigSchema } from './jobs.config.js';
 import { startJobs } from './jobs.js';
@@ -16,7 +16,7 @@ export type Env = Record<string, string | undefined>;
  * in a deployment. Used by the local start-up and the end-to-end tests. All four schemas are
  * checked before anything starts, so one attempt reports every bad key.
  */
-export async function startPlatform(env: Env, logger: Logger) {
+export async function startPlatform(env: Env, logger: Logger, hooks: ApiHooks = {}) {
   const configs = loadConfigs(
     {
       setup: setupConfigSchema,
@@ -28,7 +28,7 @@ export async function startPlatform(env: Env, logger: Logger) {
   );
   await runSetup(configs.setup, logger);
   const broker = await startBroker(configs.broker, logger);
-  const api = await startApi(configs.api, logger).catch(async (err: unknown) => {
+  const api = await startApi(configs.api, logger, hooks).catch(async (err: unknown) => {
     await broker.close();
     throw err;
   });

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { AppError } from '../../common/errors.js';
 import {
   clearRefreshCookie,
+  KNOWN_BROWSER_COOKIE,
   readCookie,
   REFRESH_COOKIE,
   requireCsrfHeader,
+  setKnownBrowserCookie,
   setRefreshCookie,
   type CookieSettings,
 } from '../http/cookies.js';
@@ -18,6 +20,7 @@ import type {
   SessionService,
 } from '../../directory/sessions/session.service.js';
 import type { TokenService } from './token.service.js';
+import { KNOWN_BROWSER_TTL_SECONDS } from '../../directory/sessions/known-browser.js';
 
 export interface AuthSettings {
   cookies: CookieSettings;
@@ -121,7 +124,17 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
       },
       async ({ req, res, body }) => {
-        const issued = await deps.signIn.withPassword(body.email, body.password, clientOf(req));
+        const issued = await deps.signIn.withPassword(
+          body.email,
+          body.password,
+          clientOf(req),
+          readCookie(req, KNOWN_BROWSER_COOKIE),
+        );
+        // Browsers only: a program without a cookie jar gets no cookies at all.
+        if (body.refreshTokenIn === 'cookie') {
+          const { cookies } = deps.auth;
+          setKnownBrowserCookie(res, cookies, issued.knownBrowser, KNOWN_BROWSER_TTL_SECONDS);
+        }
         return tokensFor(res, deps.auth, issued, body.refreshTokenIn);
       },
     ),

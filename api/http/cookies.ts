@@ -5,6 +5,8 @@ import { AppError } from '../../common/errors.js';
 export const AUTH_PATH = '/api/v1/auth';
 export const REFRESH_COOKIE = 'telemoat_refresh';
 export const OIDC_COOKIE = 'telemoat_oidc';
+/** Proof that this browser signed in to an account before (directory/sessions/known-browser). */
+export const KNOWN_BROWSER_COOKIE = 'telemoat_known_browser';
 /**
  * The CSRF defence of the cookie-authenticated routes (refresh, logout). A page on another
  * site can make a browser send a form or a simple request with cookies, but it cannot add a
@@ -49,6 +51,19 @@ export function setRefreshCookie(
   maxAgeSeconds: number,
 ): void {
   res.cookie(REFRESH_COOKIE, token, {
+    ...refreshCookieOptions(settings),
+    maxAge: maxAgeSeconds * 1000,
+  });
+}
+
+/** Kept across sign-outs on purpose: it recognises the browser, not a session. */
+export function setKnownBrowserCookie(
+  res: Response,
+  settings: CookieSettings,
+  proof: string,
+  maxAgeSeconds: number,
+): void {
+  res.cookie(KNOWN_BROWSER_COOKIE, proof, {
     ...refreshCookieOptions(settings),
     maxAge: maxAgeSeconds * 1000,
   });

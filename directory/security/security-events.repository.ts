@@ -28,11 +28,30 @@ export interface SecurityEvent {
   createdAt: Date;
 }
 
-/** Failures counted for one subject (an account or an address) within the window. */
+/** Failures counted for one subject (an account, an address, or both) within the window. */
 export interface FailureCount {
   failures: number;
-  /** Milliseconds since the latest counted failure, by the database's clock; null if none. */
+  /** Milliseconds since the latest counted failure, by the log's clock; null if none. */
   sinceLastMs: number | null;
+}
+
+/** Who a sign-in attempt concerns: the account it names and the network it came from. */
+export interface AttemptSubject {
+  accountKey: Buffer;
+  /** Undefined when the peer's address is unknown; such attempts count as one network. */
+  ip: string | undefined;
+  /** How many leading bits of `ip` name the network (32 for IPv4, 64 for IPv6). */
+  prefixLength: number;
+}
+
+/** The three counts sign-in throttling weighs (P10; docs/auth.md). */
+export interface FailureCounts {
+  /** This account from this network, since the latest success from there. */
+  pair: FailureCount;
+  /** This account from anywhere; successes do not reset it. */
+  account: FailureCount;
+  /** Any account from this network; successes do not reset it. */
+  network: FailureCount;
 }
 
 interface EventRow {
@@ -44,15 +63,8 @@ interface EventRow {
   created_at: Date;
 }
 
-interface CountRow {
-  failures: number;
-  since_last_ms: number | null;
-}
-
-const toCount = (row: CountRow | undefined): FailureCount => ({
-  failures: row?.failures ?? 0,
-  sinceLastMs: row?.since_last_ms ?? null,
-});
+type CountsRow = Record<`${keyof FailureCounts}_failures`, number> &
+  Record<`${keyof FailureCounts}_last`, Date | null>;
 
 /**
  * Connection data for security analysis (P10): failed, throttled and successful sign-ins with
@@ -60,50 +72,68 @@ const toCount = (row: CountRow | undefined): FailureCount => ({
  * deletes them (see `purgeSecurityRecords`).
  */
 export class SecurityEventsRepository {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `now` is the log's clock: events are stamped and windows measured with it. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async record(event: NewSecurityEvent): Promise<void> {
     await this.pool.query(
-      'INSERT INTO security_events (type, account_key, user_id, ip) VALUES ($1, $2, $3, $4)',
-      [event.type, event.accountKey ?? null, event.userId ?? null, event.ip ?? null],
+      `INSERT INTO security_events (type, account_key, user_id, ip, created_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [
+        event.type,
+        event.accountKey ?? null,
+        event.userId ?? null,
+        event.ip ?? null,
+        new Date(this.now()),
+      ],
     );
   }
 
   /**
-   * Failed sign-ins naming this account within the window, counted from its latest successful
-   * sign-in: a success resets the account's count.
+   * Failed sign-ins within the window, counted three ways in one pass over the events that
+   * name the account or come from the network.
    */
-  async accountFailures(accountKey: Buffer, windowMs: number): Promise<FailureCount> {
-    const { rows } = await this.pool.query<CountRow>(
-      `SELECT count(*)::int AS failures,
-              (extract(epoch FROM now() - max(created_at)) * 1000)::float8 AS since_last_ms
-       FROM security_events
-       WHERE account_key = $1 AND type = 'signin_failed'
-         AND created_at > now() - make_interval(secs => $2::float8 / 1000)
-         AND created_at > coalesce(
-           (SELECT max(created_at) FROM security_events
-            WHERE account_key = $1 AND type = 'signin_succeeded'),
-           '-infinity')`,
-      [accountKey, windowMs],
+  async failureCounts(subject: AttemptSubject, windowMs: number): Promise<FailureCounts> {
+    const now = this.now();
+    const { rows } = await this.pool.query<CountsRow>(
+      `WITH recent AS (
+         SELECT type, created_at,
+                coalesce(account_key = $1, false) AS on_account,
+                CASE WHEN $2::inet IS NULL THEN ip IS NULL
+                     ELSE coalesce(ip <<= set_masklen($2::inet, $3::int), false) END AS from_network
+         FROM security_events
+         WHERE type IN ('signin_failed', 'signin_succeeded')
+           AND created_at > $4::timestamptz - make_interval(secs => $5::float8 / 1000)
+           AND created_at <= $4::timestamptz
+           AND (account_key = $1 OR ip <<= set_masklen($2::inet, $3::int)
+                OR ($2::inet IS NULL AND ip IS NULL))
+       ), failures AS (
+         SELECT created_at, on_account, from_network,
+                on_account AND from_network AND created_at > coalesce(
+                  (SELECT max(created_at) FROM recent
+                   WHERE type = 'signin_succeeded' AND on_account AND from_network),
+                  '-infinity') AS in_pair
+         FROM recent WHERE type = 'signin_failed'
+       )
+       SELECT
+         count(*) FILTER (WHERE in_pair)::int AS pair_failures,
+         max(created_at) FILTER (WHERE in_pair) AS pair_last,
+         count(*) FILTER (WHERE on_account)::int AS account_failures,
+         max(created_at) FILTER (WHERE on_account) AS account_last,
+         count(*) FILTER (WHERE from_network)::int AS network_failures,
+         max(created_at) FILTER (WHERE from_network) AS network_last
+       FROM failures`,
+      [subject.accountKey, subject.ip ?? null, subject.prefixLength, new Date(now), windowMs],
     );
-    return toCount(rows[0]);
-  }
-
-  /**
-   * Failed sign-ins from this network within the window. `prefixLength` groups addresses
-   * (an IPv6 attacker usually holds a whole /64). Successes do not reset it: an attacker could
-   * otherwise sign in to an account of their own between guesses.
-   */
-  async networkFailures(ip: string, prefixLength: number, windowMs: number): Promise<FailureCount> {
-    const { rows } = await this.pool.query<CountRow>(
-      `SELECT count(*)::int AS failures,
-              (extract(epoch FROM now() - max(created_at)) * 1000)::float8 AS since_last_ms
-       FROM security_events
-       WHERE ip <<= set_masklen($1::inet, $2::int) AND type = 'signin_failed'
-         AND created_at > now() - make_interval(secs => $3::float8 / 1000)`,
-      [ip, prefixLength, windowMs],
-    );
-    return toCount(rows[0]);
+    const row = rows[0]!;
+    const count = (c: keyof FailureCounts): FailureCount => {
+      const last = row[`${c}_last`];
+      return { failures: row[`${c}_failures`], sinceLastMs: last ? now - last.getTime() : null };
+    };
+    return { pair: count('pair'), account: count('account'), network: count('network') };
   }
 
   /** Newest first; `before` pages back in time. */

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { PlatformRole, PlatformRolesRepository } from './platform-roles.repository.js';
 import type {
+  AttemptSubject,
   FailureCount,
+  FailureCounts,
   NewSecurityEvent,
   SecurityEvent,
   SecurityEventType,
@@ -19,10 +21,7 @@ interface StoredEvent {
   seq: number;
 }
 
-/**
- * The security log (P10) in memory, with the counts sign-in throttling reads: failures per
- * account since its latest success, and failures per network, within the window.
- */
+/** The security log (P10) in memory, with the counts sign-in throttling reads. */
 export class FakeSecurityEvents implements Pick<
   SecurityEventsRepository,
   keyof SecurityEventsRepository
@@ -44,29 +43,35 @@ export class FakeSecurityEvents implements Pick<
     return Promise.resolve();
   }
 
-  accountFailures(accountKey: Buffer, windowMs: number): Promise<FailureCount> {
-    const mine = this.events.filter((e) => e.accountKey?.equals(accountKey));
-    const lastSuccess = Math.max(
+  failureCounts(subject: AttemptSubject, windowMs: number): Promise<FailureCounts> {
+    const now = this.now();
+    const recent = this.events.filter((e) => e.createdAt > now - windowMs && e.createdAt <= now);
+    const onAccount = (e: StoredEvent) => e.accountKey?.equals(subject.accountKey) === true;
+    const fromNetwork = (e: StoredEvent) =>
+      subject.ip === undefined
+        ? e.ip === null
+        : e.ip !== null && inNetwork(e.ip, subject.ip, subject.prefixLength);
+    const pairSuccess = Math.max(
       -Infinity,
-      ...mine.filter((e) => e.type === 'signin_succeeded').map((e) => e.createdAt),
+      ...recent
+        .filter((e) => e.type === 'signin_succeeded' && onAccount(e) && fromNetwork(e))
+        .map((e) => e.createdAt),
     );
-    return Promise.resolve(
-      this.count(
-        mine.filter((e) => e.type === 'signin_failed' && e.createdAt > lastSuccess),
-        windowMs,
+    const failures = recent.filter((e) => e.type === 'signin_failed');
+    const count = (counted: StoredEvent[]): FailureCount =>
+      counted.length === 0
+        ? { failures: 0, sinceLastMs: null }
+        : {
+            failures: counted.length,
+            sinceLastMs: now - Math.max(...counted.map((e) => e.createdAt)),
+          };
+    return Promise.resolve({
+      pair: count(
+        failures.filter((e) => onAccount(e) && fromNetwork(e) && e.createdAt > pairSuccess),
       ),
-    );
-  }
-
-  networkFailures(ip: string, prefixLength: number, windowMs: number): Promise<FailureCount> {
-    return Promise.resolve(
-      this.count(
-        this.events.filter(
-          (e) => e.type === 'signin_failed' && e.ip !== null && inNetwork(e.ip, ip, prefixLength),
-        ),
-        windowMs,
-      ),
-    );
+      account: count(failures.filter(onAccount)),
+      network: count(failures.filter(fromNetwork)),
+    });
   }
 
   list(options: {
@@ -92,16 +97,6 @@ export class FakeSecurityEvents implements Pick<
           createdAt: new Date(e.createdAt),
         })),
     );
-  }
-
-  private count(failures: StoredEvent[], windowMs: number): FailureCount {
-    const now = this.now();
-    const recent = failures.filter((e) => e.createdAt > now - windowMs);
-    if (recent.length === 0) return { failures: 0, sinceLastMs: null };
-    return {
-      failures: recent.length,
-      sinceLastMs: now - Math.max(...recent.map((e) => e.createdAt)),
-    };
   }
 }
 

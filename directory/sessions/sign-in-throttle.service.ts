@@ -1,22 +1,30 @@
 import { createHmac } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import type { FailureCount } from '../security/security-events.repository.js';
+import type {
+  AttemptSubject,
+  FailureCount,
+  FailureCounts,
+} from '../security/security-events.repository.js';
 
 export interface ThrottlePolicy {
   /** Failures older than this are forgotten. */
   windowMs: number;
-  /** Failures per account within the window that cost nothing. */
+  /** Failures per account from one network within the window that cost nothing. */
   freeAttemptsPerAccount: number;
   /** Failures per network within the window that cost nothing (offices share addresses). */
   freeAttemptsPerNetwork: number;
+  /**
+   * Failures per account from all networks together before browsers it does not recognise
+   * are slowed too: a guessing attack spread over many addresses.
+   */
+  accountCeiling: number;
   /** The first delay once the free attempts are used; it doubles with every further failure. */
   baseDelayMs: number;
   maxDelayMs: number;
 }
 
-export interface FailureCounts {
-  accountFailures(accountKey: Buffer, windowMs: number): Promise<FailureCount>;
-  networkFailures(ip: string, prefixLength: number, windowMs: number): Promise<FailureCount>;
+export interface FailureCountsSource {
+  failureCounts(subject: AttemptSubject, windowMs: number): Promise<FailureCounts>;
 }
 
 /**
@@ -41,34 +49,44 @@ function waitFor(count: FailureCount, free: number, policy: ThrottlePolicy): num
 }
 
 /**
- * Slows sign-in per account and per network (P10). Failures live in `security_events`, so
- * every API instance sees the same counts. Attempts on one account are also serialised within
- * this process, so a burst of parallel guesses cannot all pass the check before the first
- * failure is written.
+ * Slows sign-in (P10) so that guessing is slow but nobody elsewhere can lock the owner out:
+ * failures count against the account *from the network they came from*, so an attacker's
+ * failures slow only the attacker. A network that tries many accounts is slowed for all of
+ * them. Only an attack on one account from many networks at once (beyond `accountCeiling`)
+ * slows the account everywhere, and then not in a browser that has signed in to it before.
+ * Failures live in `security_events`, so every API instance sees the same counts. Attempts on
+ * one account are also serialised within this process, so a burst of parallel guesses cannot
+ * all pass the check before the first failure is written.
  */
 export class SignInThrottle {
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly counts: FailureCounts,
+    private readonly counts: FailureCountsSource,
     private readonly policy: ThrottlePolicy,
   ) {}
 
-  /** Milliseconds until the next attempt for this account from this address may be made. */
-  async retryAfterMs(accountKey: Buffer, ip: string | undefined): Promise<number> {
+  /**
+   * Milliseconds until the next attempt for this account from this address may be made;
+   * `knownBrowser` when the attempt carries proof of an earlier sign-in to the account.
+   */
+  async retryAfterMs(
+    accountKey: Buffer,
+    ip: string | undefined,
+    knownBrowser = false,
+  ): Promise<number> {
     const { policy } = this;
-    const [account, network] = await Promise.all([
-      this.counts.accountFailures(accountKey, policy.windowMs),
-      ip
-        ? this.counts.networkFailures(ip, throttlePrefixLength(ip), policy.windowMs)
-        : Promise.resolve({ failures: 0, sinceLastMs: null }),
-    ]);
-    return Math.ceil(
-      Math.max(
-        waitFor(account, policy.freeAttemptsPerAccount, policy),
-        waitFor(network, policy.freeAttemptsPerNetwork, policy),
-      ),
+    const prefixLength = ip ? throttlePrefixLength(ip) : 0;
+    const counts = await this.counts.failureCounts(
+      { accountKey, ip, prefixLength },
+      policy.windowMs,
     );
+    const waits = [
+      waitFor(counts.pair, policy.freeAttemptsPerAccount, policy),
+      waitFor(counts.network, policy.freeAttemptsPerNetwork, policy),
+      knownBrowser ? 0 : waitFor(counts.account, policy.accountCeiling, policy),
+    ];
+    return Math.ceil(Math.max(...waits));
   }
 
   /** Runs `attempt` after every earlier attempt on the same account in this process. */

@@ -6,6 +6,7 @@ import type { NewSecurityEvent } from '../security/security-events.repository.js
 import { newAuthorizationSecrets, OidcError, type OidcClient } from './oidc.service.js';
 import type { OidcLogin } from './oidc-logins.repository.js';
 import type { IssuedTokens, SessionService } from './session.service.js';
+import type { KnownBrowsers } from './known-browser.js';
 import { accountKeyOf, type SignInThrottle } from './sign-in-throttle.service.js';
 
 /** What the API tells about the client of a sign-in: no more than the records keep (P1). */
@@ -22,6 +23,7 @@ export interface SignInServiceDeps {
   decoyHash: string;
   sessions: Pick<SessionService, 'start'>;
   throttle: Pick<SignInThrottle, 'serialised' | 'retryAfterMs'>;
+  knownBrowsers: Pick<KnownBrowsers, 'issue' | 'recognises'>;
   securityEvents: { record(event: NewSecurityEvent): Promise<void> };
   /** Key of the keyed hash that names accounts in the security log. */
   accountHashKey: string;
@@ -62,14 +64,24 @@ export class SignInService {
     this.log = deps.logger.child({ module: 'sign-in' });
   }
 
-  async withPassword(email: string, password: string, client: SignInClient): Promise<IssuedTokens> {
+  /**
+   * `knownBrowser` is the proof a browser was given at its last sign-in to this account; a
+   * new one comes back with the tokens (docs/auth.md, "Slowing, not locking").
+   */
+  async withPassword(
+    email: string,
+    password: string,
+    client: SignInClient,
+    knownBrowser?: string,
+  ): Promise<IssuedTokens & { knownBrowser: string }> {
     const { deps } = this;
     const accountKey = accountKeyOf(email, deps.accountHashKey);
     const event = { accountKey, ...(client.ip ? { ip: client.ip } : {}) };
+    const recognised = deps.knownBrowsers.recognises(knownBrowser, accountKey);
     return deps.throttle.serialised(accountKey, async () => {
       // Checked before the password, and keyed by the address as typed, so the answer is the
       // same whether or not the account exists (P10).
-      const waitMs = await deps.throttle.retryAfterMs(accountKey, client.ip);
+      const waitMs = await deps.throttle.retryAfterMs(accountKey, client.ip, recognised);
       if (waitMs > 0) {
         await deps.securityEvents.record({ type: 'signin_throttled', ...event });
         const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
@@ -82,7 +94,13 @@ export class SignInService {
         await deps.securityEvents.record({ type: 'signin_failed', ...event });
         throw new AppError('INVALID_CREDENTIALS');
       }
-      return deps.sessions.start({ userId: user.id, method: 'password', ...client, accountKey });
+      const tokens = await deps.sessions.start({
+        userId: user.id,
+        method: 'password',
+        ...client,
+        accountKey,
+      });
+      return { ...tokens, knownBrowser: deps.knownBrowsers.issue(accountKey) };
     });
   }
 

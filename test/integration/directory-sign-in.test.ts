@@ -19,6 +19,7 @@ import {
   SignInThrottle,
   type ThrottlePolicy,
 } from '../../directory/sessions/sign-in-throttle.service.js';
+import { KnownBrowsers } from '../../directory/sessions/known-browser.js';
 import { SignInService, type SignInClient } from '../../directory/sessions/sign-in.service.js';
 import { SignInsRepository } from '../../directory/sessions/sign-ins.repository.js';
 import { useDirectoryDb } from '../support/directory-db.js';
@@ -27,8 +28,9 @@ import { useDirectoryDb } from '../support/directory-db.js';
  * Signing in with a password and ending sessions, against the real directory schema as the
  * API's role: the real SessionService, SessionsRepository, SignInsRepository,
  * SecurityEventsRepository and SignInThrottle, and a fake access-token issuer in place of the
- * API's JWT service. Throttling runs on the database's clock with a policy whose delays are
- * far longer than any test, so nothing here sleeps or depends on the machine's speed.
+ * API's JWT service. The security log's clock moves one millisecond at each reading, so events
+ * are strictly ordered, and the policy's delays are far longer than any test: nothing here
+ * sleeps or depends on the machine's speed.
  */
 const PASSWORD = 'correct horse battery staple';
 const ACCOUNT_HASH_KEY = randomBytes(32).toString('base64url');
@@ -37,11 +39,16 @@ const POLICY: ThrottlePolicy = {
   windowMs: 3_600_000,
   freeAttemptsPerAccount: 3,
   freeAttemptsPerNetwork: 1000,
+  accountCeiling: 8,
   baseDelayMs: 120_000,
   maxDelayMs: 600_000,
 };
 
+let clockMs = Date.now();
+const now = () => (clockMs += 1);
+
 const db = useDirectoryDb();
+let knownBrowsers: KnownBrowsers;
 let sessions: SessionsRepository;
 let signIns: SignInsRepository;
 let securityEvents: SecurityEventsRepository;
@@ -64,6 +71,7 @@ function signInService(policy: ThrottlePolicy = POLICY): SignInService {
     decoyHash,
     sessions: sessionService,
     throttle: new SignInThrottle(securityEvents, policy),
+    knownBrowsers,
     securityEvents,
     accountHashKey: ACCOUNT_HASH_KEY,
     oidc: { providers: new Map(), logins: new OidcLoginsRepository(db.pool) },
@@ -75,7 +83,8 @@ beforeAll(async () => {
   const userKeys = new UserDataKeys(db.pool, new DataKeysRepository(db.pool, db.crypto.keyring));
   sessions = new SessionsRepository(db.pool, userKeys);
   signIns = new SignInsRepository(db.pool, userKeys);
-  securityEvents = new SecurityEventsRepository(db.pool);
+  securityEvents = new SecurityEventsRepository(db.pool, now);
+  knownBrowsers = new KnownBrowsers(ACCOUNT_HASH_KEY, now);
   sessionService = new SessionService({
     sessions,
     tokens,
@@ -178,32 +187,56 @@ describe('SignInService.withPassword', () => {
     }
   });
 
-  it('P10: after the free failures an account is throttled with TOO_MANY_ATTEMPTS and retryAfterSeconds, even with the right password', async () => {
+  it('P10: after the free failures an account is throttled from that network with TOO_MANY_ATTEMPTS and retryAfterSeconds, even with the right password; the owner elsewhere is not', async () => {
     const user = await db.createUser({ password: PASSWORD });
     const service = signInService();
-    const client = newClient();
+    const attacker = newClient();
     for (let i = 0; i < POLICY.freeAttemptsPerAccount; i += 1) {
-      expect((await rejection(service.withPassword(user.email, `guess ${i}`, client))).code).toBe(
+      expect((await rejection(service.withPassword(user.email, `guess ${i}`, attacker))).code).toBe(
         'INVALID_CREDENTIALS',
       );
     }
-    // From another address too: the account itself is slowed down, not only the network.
-    const throttled = await rejection(service.withPassword(user.email, PASSWORD, newClient()));
+    const throttled = await rejection(service.withPassword(user.email, PASSWORD, attacker));
     expect(throttled.code).toBe('TOO_MANY_ATTEMPTS');
-    const { retryAfterSeconds } = throttled.details as { retryAfterSeconds: number };
-    expect(Number.isInteger(retryAfterSeconds)).toBe(true);
-    // The base delay (120 s) less the time since the last failure, which is less than the
-    // test's own timeout (30 s) however slow the machine is.
-    expect(retryAfterSeconds).toBeLessThanOrEqual(120);
-    expect(retryAfterSeconds).toBeGreaterThan(120 - 30);
+    // The base delay (120 s) less the few milliseconds the log's clock moved.
+    expect(throttled.details).toEqual({ retryAfterSeconds: 120 });
 
-    expect((await eventsFor(user.email)).map((e) => e.type)).toEqual([
-      'signin_failed',
-      'signin_failed',
-      'signin_failed',
-      'signin_throttled',
+    // The attacker's failures do not lock the owner out of their own network.
+    const owner = newClient();
+    const session = await service.withPassword(user.email, PASSWORD, owner);
+    expect(await sessions.isActive(session.sessionId, user.id)).toBe(true);
+
+    expect((await eventsFor(user.email)).map((e) => [e.type, e.ip])).toEqual([
+      ...Array.from({ length: 3 }, () => ['signin_failed', attacker.ip]),
+      ['signin_throttled', attacker.ip],
+      ['signin_succeeded', owner.ip],
     ]);
-    expect(await sessions.listActive(user.id)).toEqual([]);
+  });
+
+  it('P10: failures spread over many networks slow the account for new browsers, never for a browser that signed in before', async () => {
+    const user = await db.createUser({ password: PASSWORD });
+    const service = signInService();
+    const { knownBrowser } = await service.withPassword(user.email, PASSWORD, newClient());
+    // Two failures each from four networks: none of them is slowed on its own...
+    for (let n = 0; n < 4; n += 1) {
+      const bot = newClient();
+      for (let i = 0; i < 2; i += 1) await rejection(service.withPassword(user.email, 'x', bot));
+    }
+    // ...but the account has reached its ceiling of eight.
+    const fresh = await rejection(service.withPassword(user.email, PASSWORD, newClient()));
+    expect(fresh.code).toBe('TOO_MANY_ATTEMPTS');
+    const known = await service.withPassword(user.email, PASSWORD, newClient(), knownBrowser);
+    expect(await sessions.isActive(known.sessionId, user.id)).toBe(true);
+    // A proof for another account does not count.
+    const other = await db.createUser({ password: PASSWORD });
+    const { knownBrowser: othersProof } = await service.withPassword(
+      other.email,
+      PASSWORD,
+      newClient(),
+    );
+    expect(
+      (await rejection(service.withPassword(user.email, PASSWORD, newClient(), othersProof))).code,
+    ).toBe('TOO_MANY_ATTEMPTS');
   });
 
   it('P10: an unknown e-mail is throttled exactly like an existing account', async () => {
@@ -215,9 +248,7 @@ describe('SignInService.withPassword', () => {
     }
     const throttled = await rejection(service.withPassword(unknown, PASSWORD, client));
     expect(throttled.code).toBe('TOO_MANY_ATTEMPTS');
-    expect((throttled.details as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(
-      90,
-    );
+    expect(throttled.details).toEqual({ retryAfterSeconds: 120 });
   });
 
   it('P10: a successful sign-in resets the account’s failure count', async () => {

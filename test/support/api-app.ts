@@ -38,22 +38,17 @@ import {
   FakeSessions,
   FakeSignIns,
 } from '../../directory/sessions/sessions.fake.js';
+import { KnownBrowsers } from '../../directory/sessions/known-browser.js';
 import { SignInService } from '../../directory/sessions/sign-in.service.js';
 import {
   accountKeyOf,
   SignInThrottle,
   type ThrottlePolicy,
 } from '../../directory/sessions/sign-in-throttle.service.js';
+import { testClock } from './clock.js';
 import type { PresencePoint } from '../../influx/line-protocol.js';
 import { FakeTelemetry } from '../../influx/tenant-telemetry.fake.js';
 import type { Telemetry, TenantTelemetry } from '../../influx/tenant-telemetry.js';
-
-/** The app's clock: it stands still unless a test moves it, so time ranges are exact. */
-export interface TestClock {
-  now: () => number;
-  set: (ms: number) => void;
-  advance: (ms: number) => void;
-}
 
 export interface ApiAppOptions {
   /** Where the clock starts; by default a fixed instant. */
@@ -136,16 +131,7 @@ export type ApiApp = Awaited<ReturnType<typeof startApiApp>>;
  * `api` test tier: no Postgres, no InfluxDB, no broker.
  */
 export async function startApiApp(options: ApiAppOptions = {}) {
-  let current = options.now ?? DEFAULT_NOW;
-  const clock: TestClock = {
-    now: () => current,
-    set: (ms) => {
-      current = ms;
-    },
-    advance: (ms) => {
-      current += ms;
-    },
-  };
+  const clock = testClock(options.now ?? DEFAULT_NOW);
   const now = clock.now;
   const faults: Faults = {};
   const logs: Record<string, unknown>[] = [];
@@ -206,10 +192,12 @@ export async function startApiApp(options: ApiAppOptions = {}) {
       windowMs: 900_000,
       freeAttemptsPerAccount: 5,
       freeAttemptsPerNetwork: 20,
+      accountCeiling: 50,
       baseDelayMs: 1000,
       maxDelayMs: 30_000,
       ...options.throttle,
     }),
+    knownBrowsers: new KnownBrowsers(accountHashKey, now),
     securityEvents,
     accountHashKey,
     oidc: { providers: new Map(), logins: new FakeOidcLogins(now) },

@@ -1,3 +1,5 @@
+import http from 'node:http';
+
 /**
  * A minimal cookie jar for driving redirects and cookie-authenticated calls with fetch: it
  * keeps each cookie by name (paths and domains are not modelled; the tests talk to one API).
@@ -63,6 +65,8 @@ export async function call(
     jar?: CookieJar;
     csrf?: boolean;
     userAgent?: string;
+    /** A loopback address to call from (127.0.0.2, …): another client network, for real. */
+    from?: string;
   } = {},
 ): Promise<JsonResponse> {
   const headers: Record<string, string> = {};
@@ -71,12 +75,11 @@ export async function call(
   if (init.jar) headers.cookie = init.jar.header();
   if (init.csrf) headers['x-telemoat-csrf'] = '1';
   if (init.userAgent) headers['user-agent'] = init.userAgent;
-  const response = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers,
-    redirect: 'manual',
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+  const sent = init.body === undefined ? undefined : JSON.stringify(init.body);
+  const response = init.from
+    ? await requestFrom(init.from, url, { method, headers, body: sent })
+    : await fetch(url, { method, headers, redirect: 'manual', ...(sent ? { body: sent } : {}) });
   init.jar?.store(response);
   const text = await response.text();
   let body: unknown = text;
@@ -86,4 +89,31 @@ export async function call(
     // Not JSON: keep the text.
   }
   return { status: response.status, body, response };
+}
+
+/** fetch cannot choose its source address; node:http can, and its answer becomes a Response. */
+function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string | undefined },
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method, headers: init.headers, localAddress });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : value ? [value] : []) {
+            headers.append(name, v);
+          }
+        }
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers }));
+      });
+    });
+    req.end(init.body);
+  });
 }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { apiConfigSchema } from '../../api/api.config.js';
 import { platformEnv } from '../../bin/platform-env.js';
+import type { ApiHooks } from '../../bin/api.js';
 import { startPlatform, type Env } from '../../bin/platform.js';
 import { loadConfig } from '../../common/config.js';
 import { createLogger } from '../../common/logger.js';
@@ -56,7 +57,10 @@ export interface TestPlatform {
  * The whole platform for one test file: its own Postgres database and InfluxDB database and
  * users on the run's shared servers, every component started as in a deployment.
  */
-export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  overrides: Env = {},
+  hooks: ApiHooks = {},
+): Promise<TestPlatform> {
   const servers = inject('servers');
   const suffix = randomBytes(4).toString('hex');
   const influxDatabase = `telemoat_${suffix}`;
@@ -78,7 +82,7 @@ export async function startTestPlatform(overrides: Env = {}): Promise<TestPlatfo
     ...overrides,
   };
   const logger = createLogger({ name: 'test', level: env.LOG_LEVEL! });
-  const platform = await startPlatform(env, logger);
+  const platform = await startPlatform(env, logger, hooks);
   const apiPool = new pg.Pool({ connectionString: env.API_DATABASE_URL, max: 2 });
   const adminPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   const crypto = directoryCryptoFrom(loadConfig('api', apiConfigSchema, env));

@@ -4,13 +4,20 @@ import {
   accountKeyOf,
   delayAfter,
   SignInThrottle,
-  type FailureCounts,
+  type FailureCountsSource,
 } from '../../directory/sessions/sign-in-throttle.service.js';
+import {
+  KNOWN_BROWSER_TTL_SECONDS,
+  KnownBrowsers,
+} from '../../directory/sessions/known-browser.js';
+import { testClock } from '../support/clock.js';
+import type { FailureCount } from '../../directory/security/security-events.repository.js';
 
 const policy = {
   windowMs: 900_000,
   freeAttemptsPerAccount: 5,
   freeAttemptsPerNetwork: 20,
+  accountCeiling: 50,
   baseDelayMs: 1000,
   maxDelayMs: 30_000,
 };
@@ -21,31 +28,39 @@ describe('P10: sign-in throttling', () => {
     expect(delays).toEqual([0, 0, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
   });
 
-  it('P10: waits for the stricter of the account and the network, counted from the last failure', async () => {
-    const counts = (account: number, network: number, sinceLastMs: number): FailureCounts => ({
-      accountFailures: () => Promise.resolve({ failures: account, sinceLastMs }),
-      networkFailures: () => Promise.resolve({ failures: network, sinceLastMs }),
+  it('P10: waits for the strictest of the pair, the network and (for unknown browsers) the account, counted from the last failure', async () => {
+    const none: FailureCount = { failures: 0, sinceLastMs: null };
+    const counts = (
+      given: Partial<Record<'pair' | 'account' | 'network', number>>,
+      sinceLastMs: number,
+    ): FailureCountsSource => ({
+      failureCounts: () =>
+        Promise.resolve({
+          pair: given.pair === undefined ? none : { failures: given.pair, sinceLastMs },
+          account: given.account === undefined ? none : { failures: given.account, sinceLastMs },
+          network: given.network === undefined ? none : { failures: given.network, sinceLastMs },
+        }),
     });
     const key = Buffer.alloc(32);
-    expect(await new SignInThrottle(counts(4, 19, 0), policy).retryAfterMs(key, '10.0.0.1')).toBe(
-      0,
-    );
-    expect(await new SignInThrottle(counts(6, 0, 500), policy).retryAfterMs(key, '10.0.0.1')).toBe(
-      1500,
-    );
-    expect(await new SignInThrottle(counts(0, 22, 0), policy).retryAfterMs(key, '10.0.0.1')).toBe(
-      4000,
-    );
-    expect(await new SignInThrottle(counts(6, 0, 5000), policy).retryAfterMs(key, undefined)).toBe(
-      0,
-    );
+    const wait = (source: FailureCountsSource, knownBrowser = false) =>
+      new SignInThrottle(source, policy).retryAfterMs(key, '10.0.0.1', knownBrowser);
+    expect(await wait(counts({ pair: 4, account: 49, network: 19 }, 0))).toBe(0);
+    expect(await wait(counts({ pair: 6 }, 500))).toBe(1500);
+    expect(await wait(counts({ network: 22 }, 0))).toBe(4000);
+    expect(await wait(counts({ pair: 6 }, 5000))).toBe(0);
+    // Failures spread over many networks slow the account, but not in a browser it knows.
+    expect(await wait(counts({ pair: 1, account: 51 }, 0))).toBe(2000);
+    expect(await wait(counts({ pair: 1, account: 51 }, 0), true)).toBe(0);
+    expect(await wait(counts({ pair: 6, account: 51 }, 0), true)).toBe(2000);
   });
 
   it('P10: serialises attempts on one account, so a parallel burst cannot pass the check at once', async () => {
     const throttle = new SignInThrottle(
       {
-        accountFailures: () => Promise.resolve({ failures: 0, sinceLastMs: null }),
-        networkFailures: () => Promise.resolve({ failures: 0, sinceLastMs: null }),
+        failureCounts: () => {
+          const none = { failures: 0, sinceLastMs: null };
+          return Promise.resolve({ pair: none, account: none, network: none });
+        },
       },
       policy,
     );
@@ -63,6 +78,26 @@ describe('P10: sign-in throttling', () => {
     // A failing attempt does not block the next one.
     await expect(throttle.serialised(key, () => Promise.reject(new Error('x')))).rejects.toThrow();
     await expect(throttle.serialised(key, () => Promise.resolve(7))).resolves.toBe(7);
+  });
+
+  it('P10: a known-browser proof names one account, cannot be forged or altered, and expires', () => {
+    const clock = testClock(Date.UTC(2026, 0, 1));
+    const browsers = new KnownBrowsers('s'.repeat(32), clock.now);
+    const ada = accountKeyOf('ada@example.test', 'k'.repeat(32));
+    const bob = accountKeyOf('bob@example.test', 'k'.repeat(32));
+    const proof = browsers.issue(ada);
+    expect(browsers.recognises(proof, ada)).toBe(true);
+    expect(browsers.recognises(proof, bob)).toBe(false);
+    expect(new KnownBrowsers('t'.repeat(32), clock.now).recognises(proof, ada)).toBe(false);
+    const [issuedAt, nonce, mac] = proof.split('.');
+    expect(browsers.recognises(`${issuedAt}.${nonce}x.${mac}`, ada)).toBe(false);
+    expect(browsers.recognises(`${issuedAt}.${nonce}.${mac}.x`, ada)).toBe(false);
+    expect(browsers.recognises(undefined, ada)).toBe(false);
+    expect(browsers.recognises('', ada)).toBe(false);
+    clock.advance(KNOWN_BROWSER_TTL_SECONDS * 1000);
+    expect(browsers.recognises(proof, ada)).toBe(true);
+    clock.advance(1000);
+    expect(browsers.recognises(proof, ada)).toBe(false);
   });
 
   it('P10: names an account by a keyed hash of its normalised address, never the address', () => {

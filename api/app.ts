@@ -28,6 +28,9 @@ import { securityRoutes, type SecurityRoutesDeps } from './security/security.rou
 import { sessionsRoutes, type SessionsRoutesDeps } from './account/sessions.routes.js';
 import { signupRoutes, type SignupRoutesDeps } from './auth/signup.routes.js';
 
+/** The largest JSON body, after decompression: every request body the API takes is small. */
+export const API_BODY_LIMIT_BYTES = 64 * 1024;
+
 export type ApiDeps = AuthRoutesDeps &
   MembershipDeps &
   DevicesRoutesDeps &
@@ -114,7 +117,7 @@ export function buildApi(deps: ApiDeps): Express {
   app.use(rateLimitPerIp(new TokenBuckets({ perMinute: deps.rateLimits.perIpPerMinute })));
   app.use(compression());
   app.use('/api', noStore());
-  app.use(express.json({ limit: '64kb' }));
+  app.use(express.json({ limit: API_BODY_LIMIT_BYTES }));
 
   // Verifies the access token, then charges the user's own rate-limit bucket.
   const authenticate = rateLimitPerUser(

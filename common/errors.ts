@@ -7,6 +7,7 @@ export const errorCatalogue = {
   WEAK_PASSWORD: { status: 400, message: 'Choose a longer or a less common password.' },
   TERMS_NOT_ACCEPTED: { status: 400, message: 'Accept the current privacy terms to continue.' },
   TOKEN_INVALID: { status: 400, message: 'This link is not valid; it may be used or expired.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this API accepts.' },
   UNAUTHENTICATED: { status: 401, message: 'Sign in to continue.' },
   INVALID_CREDENTIALS: { status: 401, message: 'E-mail or password is wrong.' },
   FORBIDDEN: { status: 403, message: 'You do not have the role this needs.' },

@@ -83,7 +83,16 @@ function retryAfterOf(error: AppError): number | undefined {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof SyntaxError && 'body' in err) return new AppError('VALIDATION_FAILED');
+  // The router decodes path parameters before any route runs (`%`, `%zz`, a cut UTF-8 escape).
+  if (err instanceof URIError) {
+    return new AppError('VALIDATION_FAILED', [
+      { path: 'path', message: 'A path segment is not valid percent-encoded UTF-8.' },
+    ]);
+  }
   if (isBodyRefusal(err)) {
+    if (err.type === 'entity.too.large') {
+      return new AppError('PAYLOAD_TOO_LARGE', { limitBytes: err.limit });
+    }
     return new AppError('VALIDATION_FAILED', [{ path: '', message: err.message }]);
   }
   return answerToInternalError(err) ?? new AppError('INTERNAL');
@@ -94,7 +103,7 @@ function toAppError(err: unknown): AppError {
  * that does not inflate): client errors with a 4xx status and a message meant to be shown
  * (`expose`); the inflate errors carry no `type`, so none is asked for.
  */
-function isBodyRefusal(err: unknown): err is Error {
+function isBodyRefusal(err: unknown): err is Error & { type?: unknown; limit?: unknown } {
   if (!(err instanceof Error)) return false;
   const { status, expose } = err as { status?: unknown; expose?: unknown };
   return expose === true && typeof status === 'number' && status >= 400 && status < 500;

@@ -73,10 +73,13 @@ const tagDescriptions: Record<string, string> = {
 function operation(route: Route) {
   const { spec } = route;
   const status = String(spec.status ?? 200);
-  const inputs = spec.params ?? spec.query ?? spec.body;
+  // The body parser stands before every route whose method carries a body, declared or not.
+  const parsesBody = spec.method !== 'get';
+  const inputs = spec.params ?? spec.query ?? spec.body ?? parsesBody;
   const codes: ErrorCode[] = [
     ...errorsByAccess[spec.access.kind],
     ...(inputs ? (['VALIDATION_FAILED'] as const) : []),
+    ...(parsesBody ? (['PAYLOAD_TOO_LARGE'] as const) : []),
     ...(spec.errors ?? []),
     // The per-address and per-user rate limits stand before every route.
     'RATE_LIMITED',

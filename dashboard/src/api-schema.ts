@@ -613,6 +613,7 @@ export interface components {
         | 'WEAK_PASSWORD'
         | 'TERMS_NOT_ACCEPTED'
         | 'TOKEN_INVALID'
+        | 'PAYLOAD_TOO_LARGE'
         | 'UNAUTHENTICATED'
         | 'INVALID_CREDENTIALS'
         | 'FORBIDDEN'
@@ -685,6 +686,15 @@ export interface operations {
       };
       /** @description `INVALID_CREDENTIALS`: E-mail or password is wrong. */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -779,6 +789,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -857,6 +876,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -928,6 +956,15 @@ export interface operations {
       };
       /** @description `CSRF_REJECTED`: This request needs the x-telemoat-csrf: 1 header. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -1255,6 +1292,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -1322,6 +1368,15 @@ export interface operations {
       };
       /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -1402,6 +1457,15 @@ export interface operations {
       };
       /** @description `INVALID_CREDENTIALS`: E-mail or password is wrong. */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -1571,6 +1635,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -1640,6 +1713,15 @@ export interface operations {
       };
       /** @description `UNAUTHENTICATED`: Sign in to continue. `INVALID_CREDENTIALS`: E-mail or password is wrong. */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -1864,6 +1946,15 @@ export interface operations {
       };
       /** @description `NOT_FOUND`: There is nothing here. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -2126,6 +2217,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -2233,6 +2333,15 @@ export interface operations {
       };
       /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -2440,6 +2549,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -2622,6 +2740,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -2716,6 +2843,15 @@ export interface operations {
       };
       /** @description `NOT_FOUND`: There is nothing here. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -2822,6 +2958,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -2917,6 +3062,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -3005,6 +3159,15 @@ export interface operations {
       };
       /** @description `NOT_FOUND`: There is nothing here. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -3571,6 +3734,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -3764,6 +3936,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -3870,6 +4051,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
@@ -3956,6 +4146,15 @@ export interface operations {
       };
       /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
         headers: {
           [name: string]: unknown;
         };

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../api/app.js';
+import { API_BODY_LIMIT_BYTES, openApiDocument } from '../../api/app.js';
 import type { Organisation } from '../../directory/organisations/organisations.repository.js';
 import {
   type Answer,
@@ -147,16 +147,44 @@ describe('validation: bad requests are 400 VALIDATION_FAILED with details, never
     }
   });
 
-  it('refuses bodies express cannot take: too large, an unknown charset or a broken encoding, with details', async () => {
+  it('refuses a path segment that is not valid percent-encoding with 400, before authentication, and logs no error', async () => {
+    for (const segment of ['%', '%zz', '%E0%A4%A', '%ff']) {
+      for (const token of [undefined, owner.token]) {
+        const answer = await app.request('GET', `/orgs/${segment}/devices`, token ? { token } : {});
+        expectRefusal(answer, 'path', `GET /orgs/${segment}/devices`);
+      }
+    }
+    expect(app.logs.filter((line) => (line.level as number) >= 50)).toEqual([]);
+  });
+
+  it('refuses a body over the limit with 413 PAYLOAD_TOO_LARGE, also when it only grows that large when inflated', async () => {
     const path = `/orgs/${org.id}/devices`;
-    const tooLarge = await app.request('POST', path, {
+    const before = await app.stores.devices.listForOrg(org.id);
+    const tooLarge = { name: 'x'.repeat(API_BODY_LIMIT_BYTES) };
+    const plain = await app.request('POST', path, {
       token: owner.token,
-      rawBody: JSON.stringify({ name: 'x'.repeat(70_000) }),
+      rawBody: JSON.stringify(tooLarge),
     });
-    expectRefusal(tooLarge, '', 'a body over 64 kB');
-    expect((tooLarge.body as { details: { message: string }[] }).details[0]!.message).toBe(
-      'request entity too large',
-    );
+    const inflated = await fetch(`${app.origin}/api/v1${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${owner.token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: gzipSync(JSON.stringify(tooLarge)),
+    });
+    for (const answer of [plain, { status: inflated.status, body: await inflated.json() }]) {
+      expect(answer).toMatchObject({
+        status: 413,
+        body: { code: 'PAYLOAD_TOO_LARGE', details: { limitBytes: API_BODY_LIMIT_BYTES } },
+      });
+    }
+    expect(await app.stores.devices.listForOrg(org.id)).toEqual(before);
+  });
+
+  it('refuses bodies express cannot take: an unknown charset or a broken encoding, with details', async () => {
+    const path = `/orgs/${org.id}/devices`;
 
     const charset = await app.request('POST', path, {
       token: owner.token,

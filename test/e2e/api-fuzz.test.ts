@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { API_BODY_LIMIT_BYTES } from '../../api/app.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTerms } from '../support/accounts.js';
 import {
@@ -84,7 +86,34 @@ function wellFormed(value: string): string {
 
 const notJson = ['{', '{"name":', 'nul', '[1,2', '"unterminated', '\u0000', "{'single': 1}"];
 
-describe('fuzzing every operation with valid and hostile values', () => {
+/**
+ * Path segments sent as they are, not encoded: escapes the router cannot decode (a lone `%`,
+ * non-hex digits, a cut or overlong UTF-8 sequence) and ones it decodes into trouble.
+ */
+const rawSegments = ['%', '%zz', '%E0%A4%A', '%ff', '%C0%AF', '%u0041', '%2e%2e', '%00', '%25%'];
+
+/** Bodies as they arrive on the wire: compressed, cut, mislabelled, or too large once inflated. */
+function encodedBodies(valid: unknown): fc.Arbitrary<{ raw: Uint8Array; encoding: string }> {
+  const json = Buffer.from(JSON.stringify(valid));
+  const cut = (data: Buffer) => data.subarray(0, Math.max(1, Math.floor(data.length / 2)));
+  const huge = Buffer.from(JSON.stringify({ name: 'x'.repeat(API_BODY_LIMIT_BYTES * 4) }));
+  return fc.constantFrom(
+    { raw: gzipSync(json), encoding: 'gzip' },
+    { raw: deflateSync(json), encoding: 'deflate' },
+    { raw: brotliCompressSync(json), encoding: 'br' },
+    { raw: cut(gzipSync(json)), encoding: 'gzip' },
+    { raw: cut(deflateSync(json)), encoding: 'deflate' },
+    { raw: cut(brotliCompressSync(json)), encoding: 'br' },
+    { raw: json, encoding: 'gzip' },
+    { raw: gzipSync(json), encoding: 'br' },
+    { raw: gzipSync(gzipSync(json)), encoding: 'gzip, gzip' },
+    { raw: json, encoding: 'compress' },
+    { raw: gzipSync(huge), encoding: 'gzip' },
+    { raw: huge, encoding: 'identity' },
+  );
+}
+
+describe('fuzzing every operation with valid and hostile values, raw paths, encodings and sizes', () => {
   let platform: TestPlatform;
   let mailbox: TestMailbox;
   let operations: ApiOperation[];
@@ -146,7 +175,14 @@ describe('fuzzing every operation with valid and hostile values', () => {
         op.pathParams.map((name) => {
           const valid = validPath[name];
           if (valid === undefined) throw new Error(`${op.operationId}: no value for ${name}`);
-          return [name, fc.oneof({ arbitrary: fc.constant(valid), weight: 2 }, anyString)];
+          return [
+            name,
+            fc.oneof(
+              { arbitrary: fc.constant({ encoded: valid }), weight: 2 },
+              anyString.map((value) => ({ encoded: encodeURIComponent(wellFormed(value)) })),
+              fc.constantFrom(...rawSegments).map((segment) => ({ encoded: segment })),
+            ),
+          ];
         }),
       ),
     );
@@ -165,7 +201,7 @@ describe('fuzzing every operation with valid and hostile values', () => {
       )
       .map((pairs) => ({ fixed: validQuery, pairs }));
     const validBody = example?.body ? example.body({ ...fixtures, caller: owner }) : {};
-    const body: fc.Arbitrary<{ json?: unknown; raw?: string }> =
+    const body: fc.Arbitrary<{ json?: unknown; raw?: string | Uint8Array; encoding?: string }> =
       op.method === 'GET'
         ? fc.constant({})
         : fc.oneof(
@@ -181,7 +217,8 @@ describe('fuzzing every operation with valid and hostile values', () => {
                   : { [key]: value },
             })),
             fc.record({ raw: fc.constantFrom(...notJson) }),
-            fc.constant({ json: { name: 'x'.repeat(70_000) } }),
+            fc.constant({ json: { name: 'x'.repeat(API_BODY_LIMIT_BYTES) } }),
+            encodedBodies(validBody),
           );
     return fc.record({ params, query, body });
   }
@@ -194,7 +231,7 @@ describe('fuzzing every operation with valid and hostile values', () => {
         fc.asyncProperty(requests(op), async ({ params, query, body }) => {
           let path = op.path;
           for (const name of op.pathParams) {
-            path = path.replace(`{${name}}`, encodeURIComponent(wellFormed(params[name] ?? '')));
+            path = path.replace(`{${name}}`, params[name]?.encoded ?? '');
           }
           const search = new URLSearchParams([
             ...Object.entries(query.fixed),
@@ -205,7 +242,9 @@ describe('fuzzing every operation with valid and hostile values', () => {
             op.method,
             { path, query: search, body: body.json },
             token,
-            body.raw,
+            body.raw === undefined
+              ? undefined
+              : { body: body.raw, ...(body.encoding ? { encoding: body.encoding } : {}) },
           );
           if (answer.status >= 500) {
             throw new Error(`answered ${answer.status} ${JSON.stringify(answer.body)}`);

@@ -193,18 +193,20 @@ export async function send(
   method: string,
   parts: RequestParts,
   token?: string,
-  rawBody?: string,
+  /** A body sent as it is instead of `parts.body` as JSON, with its Content-Encoding. */
+  raw?: { body: string | Uint8Array; encoding?: string },
 ): Promise<Answer> {
   const search = new URLSearchParams(parts.query).toString();
   const url = `${platform.apiUrl}${parts.path}${search ? `?${search}` : ''}`;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 10_000);
   try {
-    const body = rawBody ?? (parts.body === undefined ? undefined : JSON.stringify(parts.body));
+    const body = raw?.body ?? (parts.body === undefined ? undefined : JSON.stringify(parts.body));
     const response = await fetch(url, {
       method,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(raw?.encoding ? { 'content-encoding': raw.encoding } : {}),
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
       ...(body === undefined ? {} : { body }),

@@ -27,6 +27,7 @@ import { orgsRoutes, type OrgsRoutesDeps } from './orgs/orgs.routes.js';
 import { securityRoutes, type SecurityRoutesDeps } from './security/security.routes.js';
 import { sessionsRoutes, type SessionsRoutesDeps } from './account/sessions.routes.js';
 import { signupRoutes, type SignupRoutesDeps } from './auth/signup.routes.js';
+import { refuseForbiddenKey } from '../common/json.js';
 
 /** The largest JSON body, after decompression: every request body the API takes is small. */
 export const API_BODY_LIMIT_BYTES = 64 * 1024;
@@ -117,7 +118,7 @@ export function buildApi(deps: ApiDeps): Express {
   app.use(rateLimitPerIp(new TokenBuckets({ perMinute: deps.rateLimits.perIpPerMinute })));
   app.use(compression());
   app.use('/api', noStore());
-  app.use(express.json({ limit: API_BODY_LIMIT_BYTES }));
+  app.use(express.json({ limit: API_BODY_LIMIT_BYTES, reviver: refuseForbiddenKey }));
 
   // Verifies the access token, then charges the user's own rate-limit bucket.
   const authenticate = rateLimitPerUser(

@@ -7,7 +7,11 @@ import { randomBytes } from 'node:crypto';
  */
 export const pseudonymPattern = /^[0-9a-f]{32}$/;
 export const deviceIdPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
-export const metricPattern = /^[a-z][a-z0-9_]{0,63}$/;
+/**
+ * Metric names become InfluxDB tags and object keys. `constructor` is the one name of this shape
+ * that every JavaScript object already has (Object.prototype), so it is not a metric name.
+ */
+export const metricPattern = /^(?!constructor$)[a-z][a-z0-9_]{0,63}$/;
 
 export function newPseudonym(): string {
   return randomBytes(16).toString('hex');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ReadingPoint } from './reading-point.js';
 import { telemetryPayloadSchema, type Reading, type ReadingTime } from './reading.schema.js';
 import { senmlPackSchema } from './senml.schema.js';
+import { ForbiddenKeyError, parseUntrustedJson } from '../common/json.js';
 
 /** Who published, as the broker authenticated it: pseudonyms only, no directory data. */
 export interface DeviceIdentity {
@@ -95,10 +96,14 @@ export function createIngest(deps: IngestDeps) {
 
   function parseJson(message: IngestContext): Rejected | undefined {
     try {
-      message.json = JSON.parse(message.payload.toString('utf8'));
+      message.json = parseUntrustedJson(message.payload.toString('utf8'));
       return undefined;
     } catch (err) {
-      return reject('bad_json', (err as Error).message);
+      // Well-formed JSON, but a key no message of any format may hold: a shape error.
+      return reject(
+        err instanceof ForbiddenKeyError ? 'bad_shape' : 'bad_json',
+        (err as Error).message,
+      );
     }
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../../common/errors.js';
+import { ForbiddenKeyError } from '../../common/json.js';
 import type { Logger } from '../../common/logger.js';
 import { answerToInternalError } from './internal-errors.js';
 
@@ -82,6 +83,9 @@ function retryAfterOf(error: AppError): number | undefined {
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof ForbiddenKeyError) {
+    return new AppError('VALIDATION_FAILED', [{ path: '', message: err.message }]);
+  }
   if (err instanceof SyntaxError && 'body' in err) return new AppError('VALIDATION_FAILED');
   // The router decodes path parameters before any route runs (`%`, `%zz`, a cut UTF-8 escape).
   if (err instanceof URIError) {

@@ -226,6 +226,21 @@ describe('validation: bad requests are 400 VALIDATION_FAILED with details, never
     }
   });
 
+  it('refuses a body with a __proto__ key at any depth with 400 and changes nothing', async () => {
+    const before = await app.stores.devices.listForOrg(org.id);
+    for (const rawBody of [
+      '{"name":"Protons","__proto__":{"role":"owner"}}',
+      '{"name":"Protons","\\u005f_proto__":1}',
+    ]) {
+      const answer = await app.request('POST', `/orgs/${org.id}/devices`, {
+        token: owner.token,
+        rawBody,
+      });
+      expectRefusal(answer, '', rawBody);
+    }
+    expect(await app.stores.devices.listForOrg(org.id)).toEqual(before);
+  });
+
   it('refuses JSON it cannot parse with 400, though without details', async () => {
     for (const rawBody of ['{"name": ', "{'name': 'x'}", 'null', '"just a string"', '42']) {
       const answer = await app.request('POST', `/orgs/${org.id}/devices`, {

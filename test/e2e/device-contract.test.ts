@@ -197,6 +197,11 @@ describe('device contract over real MQTT connections', () => {
     ['a trailing backslash in a metric', JSON.stringify({ readings: { 'evil\\': 1 } })],
     ['InfluxQL in a metric', JSON.stringify({ readings: { "x'; DROP DATABASE telemoat; --": 1 } })],
     ['a SenML string value', JSON.stringify([{ n: 'note', vs: 'hello' }])],
+    // Keys JavaScript objects treat specially: zod's records used to skip them silently.
+    ['a __proto__ reading', '{"readings":{"__proto__":"not a number","other":3}}'],
+    ['an escaped __proto__ reading', '{"readings":{"\\u005f_proto__":1,"other":3}}'],
+    ['a constructor reading', '{"readings":{"constructor":1,"other":3}}'],
+    ['a SenML __proto__ field', '[{"n":"other","v":3,"__proto__":{"v":2}}]'],
     [
       'a SenML name with a colon',
       JSON.stringify([{ bn: 'urn:dev:mac:0024befffe804ff1:', n: 'temp', v: 1 }]),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recordingIngest, testIdentity } from '../support/recording-ingest.js';
+import { metricPattern } from '../../common/ids.js';
 import { createIngest, type IngestLimits } from '../../ingest/ingest.pipeline.js';
 
 const now = Date.parse('2026-11-21T12:00:00Z');
@@ -62,6 +63,13 @@ describe('ingest pipeline', () => {
     ['bad_shape', { ts: 'yesterday', readings: { t: 1 } }],
     ['bad_json', '{"readings": {"t": NaN}}'],
     ['bad_shape', []],
+    // Keys JavaScript objects treat specially: refused whole, never dropped with the rest kept.
+    ['bad_shape', '{"readings":{"__proto__":"not a number","other":3}}'],
+    ['bad_shape', '{"readings":{"__proto__":1,"other":3}}'],
+    ['bad_shape', '{"readings":{"\\u005f_proto__":1,"other":3}}'],
+    ['bad_shape', '{"__proto__":{"ts":1},"readings":{"other":3}}'],
+    ['bad_shape', '[{"readings":{"other":3}},{"readings":{"__proto__":{}}}]'],
+    ['bad_shape', { readings: { constructor: 1, other: 3 } }],
     ['too_many_readings', { readings: { a: 1, b: 2, c: 3, d: 4, e: 5 } }],
     ['timestamp_in_future', { ts: now + 6 * 60_000, readings: { t: 1 } }],
     ['timestamp_too_old', { ts: now - 31 * 86_400_000, readings: { t: 1 } }],
@@ -91,6 +99,22 @@ describe('ingest pipeline', () => {
       expect(written).toEqual([]);
     },
   );
+
+  it.each([
+    '[{"n":"temperature","v":1,"__proto__":{"v":2}}]',
+    '[{"n":"temperature","v":1},{"n":"__proto__","v":2}]',
+    '[{"n":"constructor","v":1}]',
+    '[{"n":"temperature","v":1},{"\\u005f_proto__":{"n":"x"},"v":2}]',
+  ])('refuses SenML with a key or name objects treat specially, whole: %s', async (payload) => {
+    const { written, accept } = setup();
+    expect(await accept(payload, 'senml')).toMatchObject({ accepted: false, reason: 'bad_shape' });
+    expect(written).toEqual([]);
+  });
+
+  it('no name an object already has passes as a metric name', () => {
+    const inherited = Object.getOwnPropertyNames(Object.prototype);
+    expect(inherited.filter((name) => metricPattern.test(name))).toEqual([]);
+  });
 
   it('propagates a sink failure so the broker withholds the acknowledgement', async () => {
     const ingest = createIngest({

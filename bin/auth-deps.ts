@@ -41,6 +41,8 @@ export async function authDeps(
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     sessions,
+    logoutGraceSeconds: config.SESSION_MAX_AGE_SECONDS,
+    now,
   });
   const sessionService = new SessionService({
     sessions,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../common/errors.js';
 import {
   clearRefreshCookie,
+  CSRF_HEADER,
   KNOWN_BROWSER_COOKIE,
   readCookie,
   REFRESH_COOKIE,
@@ -95,19 +96,23 @@ function tokensFor(
 /** Sign-in with a password, refresh, logout (P9, P10); OpenID Connect routes beside them (P8). */
 export function authRoutes(deps: AuthRoutesDeps): Route[] {
   /**
-   * What a logout names: the bearer access token's session, or the refresh token (body, or
-   * cookie with the CSRF header).
+   * What a logout names: the session of the bearer access token, even an expired one, and the
+   * session of the refresh token (body, or cookie with the CSRF header), so signing out works
+   * whatever state the access token is in (P9). With a bearer token, a cookie without the CSRF
+   * header is left out rather than refused: a cross-site page cannot send the bearer.
    */
-  async function credentialOf(req: Request, body: RefreshBody): Promise<SessionCredential> {
+  async function credentialsOf(req: Request, body: RefreshBody): Promise<SessionCredential[]> {
+    const credentials: SessionCredential[] = [];
     const bearer = /^Bearer (\S+)$/.exec(req.header('authorization') ?? '')?.[1];
     if (bearer) {
-      const session = await deps.tokens.verify(bearer);
-      if (!session) throw new AppError('UNAUTHENTICATED');
-      return { session };
+      const session = await deps.tokens.sessionNamedBy(bearer);
+      if (session) credentials.push({ session });
     }
-    const presented = refreshTokenOf(req, body);
-    if (!presented) throw new AppError('UNAUTHENTICATED');
-    return { refreshToken: presented.token };
+    const withCsrf = req.header(CSRF_HEADER) === '1';
+    const presented = bearer && !withCsrf && !body?.refreshToken ? null : refreshTokenOf(req, body);
+    if (presented) credentials.push({ refreshToken: presented.token });
+    if (credentials.length === 0) throw new AppError('UNAUTHENTICATED');
+    return credentials;
   }
 
   return [
@@ -170,7 +175,7 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         method: 'post',
         path: '/auth/logout',
         summary:
-          'End the session of the bearer access token (or of the refresh token) at once (P9)',
+          'End the session of the bearer access token, even an expired one, and of the refresh token, at once (P9); 401 when they name no live session',
         tag: 'auth',
         access: { kind: 'public' },
         body: refreshBody,
@@ -178,8 +183,10 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
       },
       async ({ req, res, body }) => {
-        await deps.sessionService.end(await credentialOf(req, body), 'logout');
+        const ended = await deps.sessionService.end(await credentialsOf(req, body), 'logout');
+        // A cookie of no live session is worthless: it goes either way.
         clearRefreshCookie(res, deps.auth.cookies);
+        if (!ended) throw new AppError('UNAUTHENTICATED');
         return undefined;
       },
     ),
@@ -195,9 +202,9 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
       },
       async ({ req, res, body }) => {
-        const ended = await deps.sessionService.end(await credentialOf(req, body), 'logout-all');
-        if (!ended) throw new AppError('UNAUTHENTICATED');
+        const ended = await deps.sessionService.end(await credentialsOf(req, body), 'logout-all');
         clearRefreshCookie(res, deps.auth.cookies);
+        if (!ended) throw new AppError('UNAUTHENTICATED');
         return undefined;
       },
     ),

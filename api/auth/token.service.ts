@@ -21,6 +21,12 @@ export interface TokenServiceOptions {
   audience: string;
   ttlSeconds: number;
   sessions: SessionState;
+  /**
+   * How long after expiry a token still names its session for ending it (P9): the longest a
+   * session can live. Signing out must work with a token that expired while the tab slept.
+   */
+  logoutGraceSeconds: number;
+  now?: () => number;
 }
 
 export class TokenService {
@@ -36,14 +42,19 @@ export class TokenService {
     return this.options.ttlSeconds;
   }
 
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   async issue(claims: AccessClaims): Promise<string> {
+    const issuedAt = Math.floor(this.now() / 1000);
     return new SignJWT({ sid: claims.sessionId })
       .setProtectedHeader({ alg: ALGORITHM, typ: 'at+jwt' })
       .setSubject(claims.userId)
       .setIssuer(this.options.issuer)
       .setAudience(this.options.audience)
-      .setIssuedAt()
-      .setExpirationTime(`${this.options.ttlSeconds}s`)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + this.options.ttlSeconds)
       .sign(this.privateKey);
   }
 
@@ -57,9 +68,22 @@ export class TokenService {
     return (await this.options.sessions.isActive(claims.sessionId, claims.userId)) ? claims : null;
   }
 
-  private async verifySignature(token: string): Promise<AccessClaims | null> {
+  /**
+   * The session a token of ours names, even if the token has expired (within the grace): for
+   * ending that session only, never for access.
+   */
+  sessionNamedBy(token: string): Promise<AccessClaims | null> {
+    return this.verifySignature(token, this.options.logoutGraceSeconds);
+  }
+
+  private async verifySignature(
+    token: string,
+    expiredForSeconds = 0,
+  ): Promise<AccessClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.publicKey, {
+        currentDate: new Date(this.now()),
+        clockTolerance: expiredForSeconds,
         algorithms: [ALGORITHM],
         issuer: this.options.issuer,
         audience: this.options.audience,

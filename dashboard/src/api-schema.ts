@@ -45,7 +45,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** End the session of the bearer access token (or of the refresh token) at once (P9) */
+    /** End the session of the bearer access token, even an expired one, and of the refresh token, at once (P9); 401 when they name no live session */
     post: operations['postAuthLogout'];
     delete?: never;
     options?: never;
@@ -842,7 +842,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description End the session of the bearer access token (or of the refresh token) at once (P9) */
+      /** @description End the session of the bearer access token, even an expired one, and of the refresh token, at once (P9); 401 when they name no live session */
       204: {
         headers: {
           [name: string]: unknown;

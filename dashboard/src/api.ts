@@ -127,20 +127,23 @@ export async function login(email: string, password: string): Promise<void> {
   setToken(body.accessToken);
 }
 
-/** Ends this session at the API (bearer token and cookie), then forgets the token. */
+/**
+ * Ends this session at the API: the bearer token (even an expired one) and the refresh cookie
+ * both name it. Resolves once the server has confirmed that no session is left here (204, or
+ * 401: there was none); otherwise rejects and keeps the token, so the page can say that signing
+ * out failed instead of showing a sign-in page that a reload would undo.
+ */
 export async function logout(): Promise<void> {
-  try {
-    await fetch('/api/v1/auth/logout', {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: {
-        ...csrfHeader,
-        ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
-      },
-    });
-  } finally {
-    setToken(null);
-  }
+  const response = await fetch('/api/v1/auth/logout', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: {
+      ...csrfHeader,
+      ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
+    },
+  });
+  if (response.status !== 204 && response.status !== 401) throw await errorOf(response);
+  setToken(null);
 }
 
 export async function logoutEverywhere(): Promise<void> {

@@ -19,6 +19,8 @@ const publicPages: Record<string, () => preact.JSX.Element> = {
 };
 
 let returnTo = '/';
+/** Set once the API has confirmed a sign-out, for the sign-in page to say so. */
+let signedOut = false;
 
 function App() {
   const path = usePath();
@@ -73,7 +75,9 @@ function App() {
     }
     return (
       <SignInPage
+        notice={signedOut ? 'You are signed out.' : undefined}
         onSignedIn={() => {
+          signedOut = false;
           setSession('in');
           const target = returnTo;
           returnTo = '/';
@@ -157,13 +161,7 @@ function Shell({ me, path, reloadMe }: { me: Me; path: string; reloadMe: () => P
           <Logo /> Telemoat
         </a>
         <OrgSwitcher me={me} currentId={current?.id ?? null} />
-        <button
-          type="button"
-          class="ghost signout"
-          onClick={() => void logout().then(() => navigate('/sign-in', { replace: true }))}
-        >
-          Sign out
-        </button>
+        <SignOutButton />
         <nav aria-label="Main" class="mainnav">
           <ul>
             {current &&
@@ -233,3 +231,32 @@ function NotFound({ text }: { text: string }) {
 }
 
 render(<App />, document.getElementById('app')!);
+
+/** Signs out, and says so only once the API has confirmed it. */
+function SignOutButton() {
+  const [failed, setFailed] = useState(false);
+  return (
+    <>
+      <button
+        type="button"
+        class="ghost signout"
+        onClick={() =>
+          void logout().then(
+            () => {
+              signedOut = true;
+              navigate('/sign-in', { replace: true });
+            },
+            () => setFailed(true),
+          )
+        }
+      >
+        Sign out
+      </button>
+      {failed && (
+        <p class="note error signout-error" role="alert">
+          Signing out did not reach Telemoat, so you are still signed in here. Try again.
+        </p>
+      )}
+    </>
+  );
+}

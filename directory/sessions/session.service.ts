@@ -130,13 +130,25 @@ export class SessionService {
    * Ends the session a credential names at once (P9), or with `logout-all` every session of
    * its user. False when the credential names no live session: nothing was ended.
    */
-  async end(credential: SessionCredential, scope: 'logout' | 'logout-all'): Promise<boolean> {
-    const session =
-      'session' in credential ? credential.session : await this.sessionOf(credential.refreshToken);
-    if (!session) return false;
-    if (scope === 'logout-all')
-      return (await this.deps.sessions.revokeAll(session.userId, scope)) > 0;
-    return this.deps.sessions.revoke(session.sessionId, session.userId, scope);
+  /**
+   * Ends the sessions the credentials name (a browser may present an access token and a
+   * refresh cookie of different sessions), or every session of their users; whether any ended.
+   */
+  async end(credentials: SessionCredential[], scope: 'logout' | 'logout-all'): Promise<boolean> {
+    let ended = false;
+    for (const credential of credentials) {
+      const session =
+        'session' in credential
+          ? credential.session
+          : await this.sessionOf(credential.refreshToken);
+      if (!session) continue;
+      const endedNow =
+        scope === 'logout-all'
+          ? (await this.deps.sessions.revokeAll(session.userId, scope)) > 0
+          : await this.deps.sessions.revoke(session.sessionId, session.userId, scope);
+      ended ||= endedNow;
+    }
+    return ended;
   }
 
   /** The live session a refresh token belongs to, or null. */

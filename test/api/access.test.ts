@@ -116,6 +116,8 @@ describe('access: every operation of the OpenAPI document against every kind of 
       audience: 'telemoat-api',
       ttlSeconds: 900,
       sessions: { isActive: () => Promise.resolve(true) },
+      logoutGraceSeconds: 2_592_000,
+      now: app.clock.now,
     });
     org = await app.org('Access Greenhouses');
     device = await app.device(org, 'Greenhouse 1');

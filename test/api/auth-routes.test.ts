@@ -244,6 +244,43 @@ describe('auth routes', () => {
       expect((await app.request('POST', '/auth/logout', { token: accessToken })).status).toBe(401);
     });
 
+    it('P9: with an expired access token, ends the session through the refresh cookie, or through the expired token alone', async () => {
+      for (const withRefreshCookie of [true, false]) {
+        const person = await app.user();
+        const answer = await login(person.email, person.password);
+        const { accessToken, expiresIn } = answer.body as Tokens;
+        const refresh = refreshCookieOf(answer).value;
+        app.clock.advance((expiresIn + 60) * 1000);
+        expect((await app.request('GET', '/me', { token: accessToken })).status).toBe(401);
+
+        const out = await app.request('POST', '/auth/logout', {
+          token: accessToken,
+          headers: withRefreshCookie ? withCookie(refresh) : {},
+        });
+        expect({ withRefreshCookie, status: out.status }).toEqual({
+          withRefreshCookie,
+          status: 204,
+        });
+        expect(refreshCookieOf(out).value).toBe('');
+        // A reload cannot sign the browser in again: the session is over.
+        const reload = await app.request('POST', '/auth/refresh', { headers: withCookie(refresh) });
+        expect(reload.status).toBe(401);
+        app.clock.set(DEFAULT_NOW);
+      }
+    });
+
+    it('P9: a bearer token and a refresh cookie of different sessions end both', async () => {
+      const person = await app.user();
+      const first = await login(person.email, person.password);
+      const second = await app.signInAs(person.userId);
+      const out = await app.request('POST', '/auth/logout', {
+        token: second.accessToken,
+        headers: withCookie(refreshCookieOf(first).value),
+      });
+      expect(out.status).toBe(204);
+      expect(await app.stores.sessions.listActive(person.userId)).toEqual([]);
+    });
+
     it('by cookie needs the CSRF header; without any credential it is 401', async () => {
       const person = await app.user();
       const answer = await login(person.email, person.password);

@@ -308,7 +308,7 @@ describe('SessionService.end', () => {
     const [first, second] = started as [IssuedTokens, IssuedTokens];
 
     expect(
-      await sessionService.end({ session: { sessionId: first.sessionId, userId } }, 'logout'),
+      await sessionService.end([{ session: { sessionId: first.sessionId, userId } }], 'logout'),
     ).toBe(true);
     expect(await sessions.isActive(first.sessionId, userId)).toBe(false);
     expect(await reasonOf(first.sessionId)).toBe('logout');
@@ -322,12 +322,12 @@ describe('SessionService.end', () => {
   it('P9: logout by refresh token ends its session; an unknown or ended one ends nothing', async () => {
     const { userId, started } = await signedIn(1);
     const [only] = started as [IssuedTokens];
-    expect(await sessionService.end({ refreshToken: only.refreshToken }, 'logout')).toBe(true);
+    expect(await sessionService.end([{ refreshToken: only.refreshToken }], 'logout')).toBe(true);
     expect(await sessions.isActive(only.sessionId, userId)).toBe(false);
-    expect(await sessionService.end({ refreshToken: only.refreshToken }, 'logout')).toBe(false);
-    expect(await sessionService.end({ refreshToken: 'not-a-token' }, 'logout')).toBe(false);
+    expect(await sessionService.end([{ refreshToken: only.refreshToken }], 'logout')).toBe(false);
+    expect(await sessionService.end([{ refreshToken: 'not-a-token' }], 'logout')).toBe(false);
     const unknown = randomBytes(32).toString('base64url');
-    expect(await sessionService.end({ refreshToken: unknown }, 'logout-all')).toBe(false);
+    expect(await sessionService.end([{ refreshToken: unknown }], 'logout-all')).toBe(false);
   });
 
   it('P9: logout-all ends every session of the user, and only that user’s', async () => {
@@ -335,7 +335,7 @@ describe('SessionService.end', () => {
     const bystander = await signedIn(1);
     const [, second] = started as [IssuedTokens, IssuedTokens, IssuedTokens];
 
-    expect(await sessionService.end({ refreshToken: second.refreshToken }, 'logout-all')).toBe(
+    expect(await sessionService.end([{ refreshToken: second.refreshToken }], 'logout-all')).toBe(
       true,
     );
     for (const { sessionId, refreshToken } of started) {
@@ -352,7 +352,7 @@ describe('SessionService.end', () => {
     const other = await signedIn(1);
     const sessionId = victim.started[0]!.sessionId;
     expect(
-      await sessionService.end({ session: { sessionId, userId: other.userId } }, 'logout'),
+      await sessionService.end([{ session: { sessionId, userId: other.userId } }], 'logout'),
     ).toBe(false);
     expect(await sessions.isActive(sessionId, victim.userId)).toBe(true);
     expect(await reasonOf(sessionId)).toBeNull();

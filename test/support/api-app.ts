@@ -165,6 +165,7 @@ export async function startApiApp(options: ApiAppOptions = {}) {
   };
   const tenantTelemetry = failingTelemetry(telemetry, faults);
 
+  const policy = { refreshTokenTtlSeconds: 1_209_600, sessionMaxAgeSeconds: 2_592_000 };
   const { privateKey } = generateKeyPairSync('ed25519');
   const tokens = new TokenService({
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -172,8 +173,9 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     audience: 'telemoat-api',
     ttlSeconds: 900,
     sessions: directory.sessions,
+    logoutGraceSeconds: policy.sessionMaxAgeSeconds,
+    now,
   });
-  const policy = { refreshTokenTtlSeconds: 1_209_600, sessionMaxAgeSeconds: 2_592_000 };
   const sessionService = new SessionService({
     sessions: directory.sessions,
     tokens,

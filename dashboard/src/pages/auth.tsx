@@ -68,12 +68,23 @@ function useOidcProviders(): Providers {
   return providers;
 }
 
-export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
+export function SignInPage({
+  onSignedIn,
+  notice,
+}: {
+  onSignedIn: () => void;
+  notice?: string | undefined;
+}) {
   const oidcProviders = useOidcProviders();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   return (
     <AuthCard title="Sign in" intro="Your devices' readings, for your organisation only.">
+      {notice && (
+        <p class="note success" role="status">
+          {notice}
+        </p>
+      )}
       <AuthForm
         action="Sign in"
         busyAction="Signing in…"

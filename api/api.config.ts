@@ -75,6 +75,8 @@ export const apiConfigSchema = z.object({
   INVITATION_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(7),
   /** P4: how long the registration record (time, IP, browser) of a sign-up is kept. */
   REGISTRATION_RECORD_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Sign-up and password-reset e-mails one address receives per hour, each (P5, P10). */
+  MAILS_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(1).max(1000).default(3),
 });
 
 export type ApiConfig = z.output<typeof apiConfigSchema>;

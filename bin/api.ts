@@ -53,7 +53,7 @@ export async function startApi(config: ApiConfig, logger: Logger, hooks: ApiHook
     5000,
   );
 
-  const identity = identityDeps(pool, config);
+  const identity = identityDeps(pool, config, hooks.now);
   const devices = new DevicesRepository(pool);
   // Every read of telemetry goes through this port, one tenant at a time.
   const telemetry = createInfluxTelemetry({

@@ -22,15 +22,18 @@ export type IdentityConfig = Pick<
   | 'EMAIL_VERIFICATION_TTL_HOURS'
   | 'INVITATION_TTL_DAYS'
   | 'REGISTRATION_RECORD_DAYS'
+  | 'MAILS_PER_ADDRESS_PER_HOUR'
 >;
 
 /** Keys, mailer and settings shared by the identity services, over one pool. */
 export function identityContext(
   pool: pg.Pool,
   config: IdentityConfig,
+  now: () => number = Date.now,
 ): IdentityDeps & { mailer: Mailer & { close(): void } } {
   return {
     pool,
+    now,
     crypto: directoryCryptoFrom(config),
     mailer: createSmtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }),
     settings: {
@@ -39,6 +42,7 @@ export function identityContext(
       emailVerificationTtlHours: config.EMAIL_VERIFICATION_TTL_HOURS,
       invitationTtlDays: config.INVITATION_TTL_DAYS,
       registrationRecordDays: config.REGISTRATION_RECORD_DAYS,
+      mailsPerAddressPerHour: config.MAILS_PER_ADDRESS_PER_HOUR,
     },
   };
 }
@@ -48,8 +52,8 @@ export function identityContext(
  * (P5), organisations and invitations (P6, P7), the user's own settings and history (P11, P16),
  * and the SMTP mailer they share. Built on the API's pool (role `telemoat_api`).
  */
-export function identityDeps(pool: pg.Pool, config: ApiConfig) {
-  const deps = identityContext(pool, config);
+export function identityDeps(pool: pg.Pool, config: ApiConfig, now: () => number = Date.now) {
+  const deps = identityContext(pool, config, now);
   const { crypto, mailer } = deps;
   return {
     users: new UsersRepository(pool, crypto),

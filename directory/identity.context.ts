@@ -14,6 +14,8 @@ export interface IdentitySettings {
   emailVerificationTtlHours: number;
   invitationTtlDays: number;
   registrationRecordDays: number;
+  /** Sign-up and password-reset e-mails one address receives per hour, each kind. */
+  mailsPerAddressPerHour: number;
 }
 
 /** What the identity services share: the API's pool, the keys, the mail server, settings. */
@@ -22,6 +24,8 @@ export interface IdentityDeps {
   crypto: DirectoryCrypto;
   mailer: Mailer;
   settings: IdentitySettings;
+  /** The clock of the mail quota; tests move it. */
+  now?: () => number;
 }
 
 export const linksOf = (deps: IdentityDeps): MailLinks => mailLinks(deps.settings.publicUrl);

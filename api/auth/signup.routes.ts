@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SignupInput, VerifiedPurpose } from '../../directory/accounts/signup.service.js';
+import type { SignupService } from '../../directory/accounts/signup.service.js';
 import { clientIp } from '../http/client-info.js';
 import {
   emailAddress,
@@ -12,16 +12,16 @@ import {
 import { defineRoute, type Route } from '../http/route.js';
 
 export interface SignupRoutesDeps {
-  signupService: {
-    signup(input: SignupInput): Promise<void>;
-    verifyEmail(token: string): Promise<{ purpose: VerifiedPurpose }>;
-  };
+  signupService: Pick<SignupService, 'signup' | 'completeSignup' | 'verifyEmail'>;
   /** The privacy terms version sign-up and invitations must accept. */
   privacyTermsVersion: string;
 }
 
-const signupBody = z.strictObject({
-  email: emailAddress,
+const signupBody = z.strictObject({ email: emailAddress });
+
+/** The credentials are chosen here, by whoever opened the link: the mailbox's owner (P5). */
+const completeBody = z.strictObject({
+  token: oneTimeToken,
   name: personName,
   password: newPassword,
   termsVersion,
@@ -49,43 +49,60 @@ export function signupRoutes(deps: SignupRoutesDeps): Route[] {
         method: 'post',
         path: '/auth/signup',
         summary:
-          'Sign up; the account stays inactive until the e-mailed link is used. Always 202, whether or not the address has an account',
+          'Sign up with an e-mail address: a link is sent there to choose name and password. Always 202, whether or not the address has an account; a few e-mails per address per hour',
         tag: 'signup',
         access: { kind: 'public' },
         body: signupBody,
         status: 202,
         response: z.object({ status: z.literal('email_sent') }),
-        errors: ['WEAK_PASSWORD', 'TERMS_NOT_ACCEPTED'],
       },
       async ({ req, body }) => {
         await deps.signupService.signup({
           email: body.email,
-          name: body.name,
-          password: body.password,
-          termsVersion: body.termsVersion,
-          omitNamesInEmail: body.settings?.omitNamesInEmail ?? false,
           client: { ip: clientIp(req), userAgent: req.header('user-agent') },
         });
-        // The same answer whether or not the address already has an account.
+        // The same answer whether or not the address already has an account, or got its mail.
         return { status: 'email_sent' as const };
       },
     ),
     defineRoute(
       {
         method: 'post',
+        path: '/auth/signup/complete',
+        summary:
+          "Use a sign-up link's token: choose the account's name and password and accept the privacy terms; the account is active then. Single-use, expiring",
+        tag: 'signup',
+        access: { kind: 'public' },
+        body: completeBody,
+        response: z.object({ status: z.literal('verified') }),
+        errors: ['TOKEN_INVALID', 'WEAK_PASSWORD', 'TERMS_NOT_ACCEPTED'],
+      },
+      async ({ body }) => {
+        await deps.signupService.completeSignup({
+          token: body.token,
+          name: body.name,
+          password: body.password,
+          termsVersion: body.termsVersion,
+          omitNamesInEmail: body.settings?.omitNamesInEmail ?? false,
+        });
+        return { status: 'verified' as const };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
         path: '/auth/verify-email',
-        summary: 'Use the token of a sign-up or e-mail-change link; single-use, expiring',
+        summary:
+          'Use the token of an e-mail change link: the account moves to the new address (P16); single-use, expiring',
         tag: 'signup',
         access: { kind: 'public' },
         body: verifyBody,
-        response: z.object({ status: z.enum(['verified', 'email_changed']) }),
+        response: z.object({ status: z.literal('email_changed') }),
         errors: ['TOKEN_INVALID', 'CONFLICT'],
       },
       async ({ body }) => {
-        const { purpose } = await deps.signupService.verifyEmail(body.token);
-        return {
-          status: purpose === 'signup' ? ('verified' as const) : ('email_changed' as const),
-        };
+        await deps.signupService.verifyEmail(body.token);
+        return { status: 'email_changed' as const };
       },
     ),
   ];

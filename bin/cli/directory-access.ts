@@ -21,6 +21,7 @@ const directoryCommandConfigSchema = apiConfigSchema.pick({
   EMAIL_VERIFICATION_TTL_HOURS: true,
   INVITATION_TTL_DAYS: true,
   REGISTRATION_RECORD_DAYS: true,
+  MAILS_PER_ADDRESS_PER_HOUR: true,
 });
 
 /** Opens the directory for one command; `close` ends the pool and the mailer. */

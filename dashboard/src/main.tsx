@@ -3,7 +3,14 @@ import './style.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type Answer, api, logout, type Me, onSessionChange, refresh } from './api';
-import { AcceptInvitationPage, Logo, SignInPage, SignUpPage, VerifyEmailPage } from './pages/auth';
+import {
+  AcceptInvitationPage,
+  CompleteSignUpPage,
+  Logo,
+  SignInPage,
+  SignUpPage,
+  VerifyEmailPage,
+} from './pages/auth';
 import { AdminPage } from './pages/admin/admin-page';
 import { DevicePage } from './pages/device';
 import { OrgsPage } from './pages/orgs';
@@ -14,6 +21,7 @@ import { ErrorNote, Spinner } from './ui';
 
 const publicPages: Record<string, () => preact.JSX.Element> = {
   '/sign-up': () => <SignUpPage />,
+  '/sign-up/complete': () => <CompleteSignUpPage />,
   '/verify-email': () => <VerifyEmailPage />,
   '/accept-invitation': () => <AcceptInvitationPage />,
 };

@@ -6,7 +6,7 @@ import { newOneTimeToken } from '../crypto/one-time-token.js';
 import { requireStrongPassword } from '../identity.context.js';
 import type { AuditEntry, AuditLogRepository } from './audit-log.repository.js';
 import { checkEmailChange, type ProfileService } from './profile.service.js';
-import type { SignupInput, SignupService, VerifiedPurpose } from './signup.service.js';
+import type { SignupInput, SignupService, CompleteSignupInput } from './signup.service.js';
 import {
   EmailInUseError,
   type Membership,
@@ -260,20 +260,17 @@ export class FakeProfileService implements Pick<ProfileService, keyof ProfileSer
 }
 
 /**
- * SignupService over FakeUsers (P5): the same refusals (weak password, old terms), an inactive
- * account and a single-use link for a new address, and one answer whether or not it is known.
+ * SignupService over FakeUsers (P5): sign-up takes only the address and sends a link (or an
+ * "already registered" note); the link's holder chooses name and password, with the same
+ * refusals (weak password, old terms). A second sign-up changes nothing of a pending account.
  */
 export class FakeSignupService implements Pick<SignupService, keyof SignupService> {
   readonly outbox: FakeMail[] = [];
-  private readonly links = new Map<string, string>();
+  private readonly links = new Map<string, { userId: string; purpose: 'signup' }>();
 
   constructor(private readonly deps: { users: FakeUsers; termsVersion: string }) {}
 
   async signup(input: SignupInput): Promise<void> {
-    requireStrongPassword(input.password);
-    if (input.termsVersion !== this.deps.termsVersion) {
-      throw new AppError('TERMS_NOT_ACCEPTED', { currentVersion: this.deps.termsVersion });
-    }
     const existing = await this.deps.users.findByEmail(input.email);
     if (existing?.verified) {
       this.outbox.push({ to: existing.email, purpose: 'already-registered' });
@@ -283,24 +280,39 @@ export class FakeSignupService implements Pick<SignupService, keyof SignupServic
       existing?.id ??
       (await this.deps.users.create({
         email: input.email,
-        displayName: input.name,
-        passwordHash: fakePasswordHash(input.password),
+        displayName: '',
+        passwordHash: null,
         verified: false,
         origin: 'signup',
-        termsVersion: input.termsVersion,
-        omitNamesInEmail: input.omitNamesInEmail ?? false,
       }));
     const token = newLinkToken();
-    this.links.set(token, userId);
-    this.outbox.push({ to: input.email.trim(), purpose: 'verify-email', token });
+    this.links.set(token, { userId, purpose: 'signup' });
+    this.outbox.push({ to: input.email.trim(), purpose: 'complete-signup', token });
   }
 
-  async verifyEmail(token: string): Promise<{ purpose: VerifiedPurpose }> {
-    const userId = this.links.get(token);
-    if (userId === undefined) throw new AppError('TOKEN_INVALID');
-    this.links.delete(token);
-    await this.deps.users.markVerified(userId);
-    return { purpose: 'signup' };
+  async completeSignup(input: CompleteSignupInput): Promise<void> {
+    requireStrongPassword(input.password);
+    if (input.termsVersion !== this.deps.termsVersion) {
+      throw new AppError('TERMS_NOT_ACCEPTED', { currentVersion: this.deps.termsVersion });
+    }
+    const link = this.links.get(input.token);
+    if (!link) throw new AppError('TOKEN_INVALID');
+    for (const [token, other] of this.links) {
+      if (other.userId === link.userId) this.links.delete(token);
+    }
+    const { users } = this.deps;
+    await users.update(link.userId, {
+      name: input.name,
+      omitNamesInEmail: input.omitNamesInEmail ?? false,
+    });
+    await users.setPassword(link.userId, fakePasswordHash(input.password));
+    await users.acceptTerms(link.userId, input.termsVersion);
+    if (!(await users.markVerified(link.userId))) throw new AppError('TOKEN_INVALID');
+  }
+
+  /** E-mail changes are the profile's (FakeProfileService): no link of theirs is known here. */
+  verifyEmail(): Promise<void> {
+    return Promise.reject(new AppError('TOKEN_INVALID'));
   }
 }
 

@@ -21,12 +21,11 @@ export class EmailVerificationsRepository {
     private readonly crypto: DirectoryCrypto,
   ) {}
 
-  /** A new sign-up link; earlier sign-up links of the account stop working. */
+  /**
+   * A new sign-up link. Earlier ones keep working: they all went to the same mailbox, and
+   * otherwise anyone could keep invalidating the owner's link by signing up again.
+   */
   async createSignup(userId: string, ttlSeconds: number): Promise<string> {
-    await this.db.query(
-      "DELETE FROM email_verifications WHERE user_id = $1 AND purpose = 'signup'",
-      [userId],
-    );
     const { token, hash } = newOneTimeToken();
     await this.db.query(
       `INSERT INTO email_verifications (token_hash, user_id, purpose, expires_at)
@@ -67,7 +66,7 @@ export class EmailVerificationsRepository {
    * Uses a link up: the row is deleted whatever its state, and returned only when it had not
    * expired. Run inside the transaction that acts on it, so a failure leaves the link usable.
    */
-  async consume(token: string): Promise<ConsumedVerification | null> {
+  async consume(token: string, purpose: VerificationPurpose): Promise<ConsumedVerification | null> {
     const hash = hashOneTimeToken(token);
     const { rows } = await this.db.query<{
       user_id: string;
@@ -77,10 +76,10 @@ export class EmailVerificationsRepository {
       live: boolean;
     }>(
       `DELETE FROM email_verifications v USING users u
-       WHERE v.token_hash = $1 AND u.id = v.user_id
+       WHERE v.token_hash = $1 AND v.purpose = $2 AND u.id = v.user_id
        RETURNING v.user_id, v.purpose, v.new_email_ciphertext, u.data_key_id,
          v.expires_at > now() AS live`,
-      [hash],
+      [hash, purpose],
     );
     const row = rows[0];
     if (!row?.live) return null;
@@ -93,5 +92,13 @@ export class EmailVerificationsRepository {
       newEmail = key.open(pendingEmailField(hash.toString('hex')), row.new_email_ciphertext);
     }
     return { userId: row.user_id, purpose: row.purpose, newEmail };
+  }
+
+  /** Every link of this purpose of the account stops working (the sign-up is complete). */
+  async deleteAll(userId: string, purpose: VerificationPurpose): Promise<void> {
+    await this.db.query('DELETE FROM email_verifications WHERE user_id = $1 AND purpose = $2', [
+      userId,
+      purpose,
+    ]);
   }
 }

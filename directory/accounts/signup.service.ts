@@ -9,97 +9,63 @@ import {
   sendAll,
   type IdentityDeps,
 } from '../identity.context.js';
-import { alreadyRegisteredMail, verifyEmailMail } from '../mail/mail-templates.js';
+import { alreadyRegisteredMail, signupLinkMail } from '../mail/mail-templates.js';
 import type { MailMessage } from '../mail/mailer.js';
 import { RegistrationsRepository } from './registrations.repository.js';
-import { transaction } from '../db/transaction.js';
+import { transaction, type Queryable } from '../db/transaction.js';
+import { MailQuotaRepository } from './mail-quota.repository.js';
 import { EmailInUseError, UsersRepository } from './users.repository.js';
 
 export interface SignupInput {
   email: string;
-  name: string;
-  password: string;
-  termsVersion: string;
-  omitNamesInEmail?: boolean;
   /** P4: recorded, sealed, for a limited time. */
   client: { ip: string | undefined; userAgent: string | undefined };
 }
 
-export type VerifiedPurpose = 'signup' | 'email_change';
+/** What the person who opened the sign-up link chooses (P5): the account's credentials. */
+export interface CompleteSignupInput {
+  token: string;
+  name: string;
+  password: string;
+  termsVersion: string;
+  omitNamesInEmail?: boolean;
+}
 
 /**
- * Sign-up with e-mail verification (P5). The account stays inactive until its address is
- * confirmed through a single-use, expiring link. The answer to a sign-up never reveals whether
- * the address already has an account: every attempt hashes a password and sends one e-mail,
- * either the link or a "you already have an account" note.
+ * Sign-up with e-mail verification (P5). Sign-up takes only the address; the link sent there
+ * opens a page where the name and password are chosen, so only whoever controls the mailbox
+ * ever sets an account's credentials: a second sign-up for an address nobody has verified yet
+ * changes nothing and cannot hijack it. The answer never reveals whether the address already
+ * has an account, and the e-mails one address receives are limited per hour.
  */
 export class SignupService {
   constructor(private readonly deps: IdentityDeps) {}
 
   async signup(input: SignupInput): Promise<void> {
     const { settings, crypto } = this.deps;
-    requireStrongPassword(input.password);
-    requireCurrentTerms(settings, input.termsVersion);
-    const passwordHash = await hashSecret(input.password);
     const links = linksOf(this.deps);
-    const omitNames = input.omitNamesInEmail ?? false;
-
     let mail: MailMessage | null;
     try {
       mail = await transaction(this.deps.pool, async (client) => {
         const users = new UsersRepository(client, crypto);
+        const quota = new MailQuotaRepository(client, this.deps.now);
+        const index = users.emailIndex(input.email);
+        if (!(await quota.take(index, 'signup', settings.mailsPerAddressPerHour))) return null;
         const existing = await users.findByEmail(input.email);
         if (existing?.verified) {
           const profile = (await users.profile(existing.id))!;
           const recipient = { name: profile.name, omitNames: profile.settings.omitNamesInEmail };
           return { to: profile.email, ...alreadyRegisteredMail(recipient, links.signIn()) };
         }
-        let userId: string;
-        if (existing) {
-          // Never verified: whoever controls the mailbox decides, with this attempt's details.
-          userId = existing.id;
-          await users.restartSignup(userId, {
-            displayName: input.name,
-            passwordHash,
-            termsVersion: input.termsVersion,
-            omitNamesInEmail: omitNames,
-          });
-        } else {
-          userId = await users.create({
-            email: input.email,
-            displayName: input.name,
-            passwordHash,
-            verified: false,
-            origin: 'signup',
-            termsVersion: input.termsVersion,
-            omitNamesInEmail: omitNames,
-          });
-          const key = (await users.dataKey(userId))!;
-          await new RegistrationsRepository(client).record(
-            userId,
-            key,
-            input.client,
-            settings.registrationRecordDays,
-          );
-          await new AuditLogRepository(client).record({
-            userId,
-            actorUserId: userId,
-            action: 'account.created',
-            details: { origin: 'signup' },
-          });
-        }
+        // A pending account stays as it is; its earlier links keep working.
+        const userId = existing?.id ?? (await this.createPending(client, input));
         const token = await new EmailVerificationsRepository(client, crypto).createSignup(
           userId,
           settings.emailVerificationTtlHours * 3600,
         );
-        const recipient = { name: input.name, omitNames };
         return {
           to: input.email.trim(),
-          ...verifyEmailMail(
-            recipient,
-            links.verifyEmail(token),
-            settings.emailVerificationTtlHours,
-          ),
+          ...signupLinkMail(links.completeSignup(token), settings.emailVerificationTtlHours),
         };
       });
     } catch (err) {
@@ -108,27 +74,54 @@ export class SignupService {
       if (err instanceof EmailInUseError) return;
       throw err;
     }
-    await sendAll(this.deps.mailer, [mail]);
+    if (mail) await sendAll(this.deps.mailer, [mail]);
   }
 
   /**
-   * Uses a verification link: activates a new account, or moves an account to the address an
-   * e-mail change asked for (P16). A used, unknown or expired link is TOKEN_INVALID.
+   * Uses a sign-up link: the account gets the name, password and settings chosen now, and
+   * becomes active; every other sign-up link of it stops working. A used, unknown or expired
+   * link is TOKEN_INVALID.
    */
-  async verifyEmail(token: string): Promise<{ purpose: VerifiedPurpose }> {
+  async completeSignup(input: CompleteSignupInput): Promise<void> {
+    const { settings, crypto } = this.deps;
+    requireStrongPassword(input.password);
+    requireCurrentTerms(settings, input.termsVersion);
+    const passwordHash = await hashSecret(input.password);
+    await transaction(this.deps.pool, async (client) => {
+      const verifications = new EmailVerificationsRepository(client, crypto);
+      const consumed = await verifications.consume(input.token, 'signup');
+      if (!consumed) throw new AppError('TOKEN_INVALID');
+      const { userId } = consumed;
+      const completed = await new UsersRepository(client, crypto).completeSignup(userId, {
+        displayName: input.name,
+        passwordHash,
+        termsVersion: input.termsVersion,
+        omitNamesInEmail: input.omitNamesInEmail ?? false,
+      });
+      if (!completed) throw new AppError('TOKEN_INVALID');
+      await verifications.deleteAll(userId, 'signup');
+      await new AuditLogRepository(client).record({
+        userId,
+        actorUserId: userId,
+        action: 'email.verified',
+      });
+    });
+  }
+
+  /**
+   * Uses an e-mail change link: moves the account to the address it asked for (P16). A used,
+   * unknown or expired link is TOKEN_INVALID.
+   */
+  async verifyEmail(token: string): Promise<void> {
     const { crypto } = this.deps;
-    return transaction(this.deps.pool, async (client) => {
-      const consumed = await new EmailVerificationsRepository(client, crypto).consume(token);
+    await transaction(this.deps.pool, async (client) => {
+      const consumed = await new EmailVerificationsRepository(client, crypto).consume(
+        token,
+        'email_change',
+      );
       if (!consumed) throw new AppError('TOKEN_INVALID');
       const users = new UsersRepository(client, crypto);
-      const audit = new AuditLogRepository(client);
       const { userId } = consumed;
-      if (consumed.purpose === 'signup') {
-        if (await users.markVerified(userId)) {
-          await audit.record({ userId, actorUserId: userId, action: 'email.verified' });
-        }
-        return { purpose: 'signup' };
-      }
       try {
         await users.changeEmail(userId, consumed.newEmail!);
       } catch (err) {
@@ -137,8 +130,38 @@ export class SignupService {
         throw err;
       }
       await users.markVerified(userId);
-      await audit.record({ userId, actorUserId: userId, action: 'email.changed' });
-      return { purpose: 'email_change' };
+      await new AuditLogRepository(client).record({
+        userId,
+        actorUserId: userId,
+        action: 'email.changed',
+      });
     });
+  }
+
+  /** An inactive account with no name and no password yet, and its registration record (P4). */
+  private async createPending(client: Queryable, input: SignupInput): Promise<string> {
+    const { settings, crypto } = this.deps;
+    const users = new UsersRepository(client, crypto);
+    const userId = await users.create({
+      email: input.email,
+      displayName: '',
+      passwordHash: null,
+      verified: false,
+      origin: 'signup',
+    });
+    const key = (await users.dataKey(userId))!;
+    await new RegistrationsRepository(client).record(
+      userId,
+      key,
+      input.client,
+      settings.registrationRecordDays,
+    );
+    await new AuditLogRepository(client).record({
+      userId,
+      actorUserId: userId,
+      action: 'account.created',
+      details: { origin: 'signup' },
+    });
+    return userId;
   }
 }

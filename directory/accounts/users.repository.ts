@@ -246,10 +246,10 @@ export class UsersRepository {
   }
 
   /**
-   * A new sign-up for an address whose account was never verified: whoever verifies this time
-   * gets the account with the name and password given now, not an earlier attempt's.
+   * Gives a pending sign-up its name, password and settings, chosen by whoever opened its
+   * link, and activates it; false when it is active already.
    */
-  async restartSignup(
+  async completeSignup(
     userId: string,
     input: {
       displayName: string;
@@ -257,12 +257,12 @@ export class UsersRepository {
       termsVersion: string;
       omitNamesInEmail: boolean;
     },
-  ): Promise<void> {
+  ): Promise<boolean> {
     const key = (await this.opened(userId))?.key;
-    if (!key) throw new Error('account not found');
-    await this.db.query(
+    if (!key) return false;
+    const { rowCount } = await this.db.query(
       `UPDATE users SET name_ciphertext = $2, password_hash = $3, terms_version = $4,
-         terms_accepted_at = now(), mail_omit_names = $5, origin = 'signup'
+         terms_accepted_at = now(), mail_omit_names = $5, email_verified_at = now()
        WHERE id = $1 AND email_verified_at IS NULL`,
       [
         userId,
@@ -272,6 +272,7 @@ export class UsersRepository {
         input.omitNamesInEmail,
       ],
     );
+    return rowCount === 1;
   }
 
   async memberships(userId: string): Promise<Membership[]> {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { purgeUnacceptedInvitations, type InvitationPurge } from './purge-invitations.job.js';
+import { purgeMailQuota } from './purge-mail-quota.job.js';
 import { purgeExpiredRegistrations } from './purge-registrations.job.js';
 import {
   purgeSecurityRecords,
@@ -9,6 +10,7 @@ import {
 
 export type DirectoryJobsResult = InvitationPurge & {
   registrations: number;
+  mailQuota: number;
   security: PurgeCounts;
 };
 
@@ -19,7 +21,8 @@ export async function runDirectoryJobs(
 ): Promise<DirectoryJobsResult> {
   const invitations = await purgeUnacceptedInvitations(pool);
   const registrations = await purgeExpiredRegistrations(pool);
+  const mailQuota = await purgeMailQuota(pool);
   // P10, P11: security events, sign-in history, ended sessions (purge-security-records.job.ts).
   const security = await purgeSecurityRecords(pool, retention);
-  return { ...invitations, ...registrations, security };
+  return { ...invitations, ...registrations, ...mailQuota, security };
 }

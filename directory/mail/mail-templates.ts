@@ -18,6 +18,7 @@ export interface MailContent {
 }
 
 export interface MailLinks {
+  completeSignup(token: string): string;
   verifyEmail(token: string): string;
   acceptInvitation(token: string): string;
   signIn(): string;
@@ -30,6 +31,7 @@ export interface MailLinks {
 export function mailLinks(publicUrl: string): MailLinks {
   const base = publicUrl.replace(/\/+$/, '');
   return {
+    completeSignup: (token) => `${base}/sign-up/complete#token=${token}`,
     verifyEmail: (token) => `${base}/verify-email#token=${token}`,
     acceptInvitation: (token) => `${base}/accept-invitation#token=${token}`,
     signIn: () => `${base}/`,
@@ -48,14 +50,15 @@ const body = (...paragraphs: string[]) =>
 const validFor = (hours: number) =>
   hours % 24 === 0 ? `${hours / 24} day${hours === 24 ? '' : 's'}` : `${hours} hours`;
 
-export function verifyEmailMail(to: Recipient, link: string, validHours: number): MailContent {
+/** No greeting by name: sign-up takes no name, and whoever typed the address is unknown. */
+export function signupLinkMail(link: string, validHours: number): MailContent {
   return {
     subject: 'Confirm your e-mail address for Telemoat',
     text: body(
-      greeting(to),
-      'Someone, hopefully you, signed up for Telemoat with this e-mail address. Open this link to confirm the address and activate the account:',
+      'Hello,',
+      'Someone, hopefully you, signed up for Telemoat with this e-mail address. Open this link to confirm the address and choose your name and password:',
       link,
-      `The link works once and for ${validFor(validHours)}. If you did not sign up, ignore this message: the account is deleted when the link expires.`,
+      `The link works once and for ${validFor(validHours)}. If you did not sign up, ignore this message: nothing is set up until the link is used, and the account is deleted when it expires.`,
     ),
   };
 }

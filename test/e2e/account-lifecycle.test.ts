@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newAccount, signUp } from '../support/accounts.js';
+import { newAccount, completeSignUp, signUp } from '../support/accounts.js';
 import { call, CookieJar } from '../support/http-session.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 import { startTestMailbox, tokenIn, type TestMailbox } from '../support/smtp-catcher.js';
@@ -20,11 +20,11 @@ describe('account lifecycle', () => {
     await mailbox?.stop();
   });
 
-  it('P5/P9: sign-up → verify → log in → refresh → log out, after which neither token works', async () => {
+  it('P5/P9: sign-up → complete → log in → refresh → log out, after which neither token works', async () => {
     const account = newAccount('Maja Lindqvist');
     expect((await signUp(platform, account)).status).toBe(202);
     const token = tokenIn(await mailbox.next(account.email));
-    expect((await call(url('/auth/verify-email'), { body: { token } })).status).toBe(200);
+    expect((await completeSignUp(platform, token, account)).status).toBe(200);
 
     const jar = new CookieJar();
     const login = await call(url('/auth/login'), {

@@ -117,25 +117,28 @@ describe('dashboard in a browser', () => {
     await audit(page, 'sign-in');
     await screenshots('sign-in');
 
-    // Sign up.
+    // Sign up: the address first...
     await page.getByRole('link', { name: 'Create an account' }).click();
     await heading(page, 'Create your account').waitFor();
     await audit(page, 'sign-up');
-    await page.getByLabel('Name', { exact: true }).fill(account.name);
     await page.getByLabel('E-mail', { exact: true }).fill(account.email);
-    await page.getByLabel('Password', { exact: true }).fill(account.password);
-    await page.getByRole('checkbox', { name: 'I accept the privacy terms' }).check();
-    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('button', { name: 'Send the link' }).click();
     await page.getByRole('heading', { name: 'Check your e-mail' }).waitFor();
 
-    // The link from the e-mail, opened in the browser: the token travels in the fragment.
+    // ...then the link from the e-mail, opened in the browser (the token travels in the
+    // fragment), where name and password are chosen.
     const mail = await mailbox.next(account.email);
-    const link = /http:\/\/\S+\/verify-email#token=[A-Za-z0-9_-]{43}/.exec(mail.text)?.[0];
+    const link = /http:\/\/\S+\/sign-up\/complete#token=[A-Za-z0-9_-]{43}/.exec(mail.text)?.[0];
     expect(link, mail.text).toBeDefined();
-    expect(link!.startsWith(`${platform.apiUrl}/verify-email#token=`)).toBe(true);
+    expect(link!.startsWith(`${platform.apiUrl}/sign-up/complete#token=`)).toBe(true);
     await page.goto(link!);
-    await heading(page, 'Verify your e-mail').waitFor();
-    await page.getByText('Your e-mail address is verified.').waitFor();
+    await heading(page, 'Choose your name and password').waitFor();
+    await audit(page, 'complete-sign-up');
+    await page.getByLabel('Name', { exact: true }).fill(account.name);
+    await page.getByLabel('Password', { exact: true }).fill(account.password);
+    await page.getByRole('checkbox', { name: /I accept the privacy terms/ }).check();
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Your e-mail address is verified and your account is active.').waitFor();
     await page.getByRole('link', { name: 'Sign in' }).click();
 
     // A session outside the browser: "log out everywhere" must end it too.

@@ -10,13 +10,25 @@ import { hashOneTimeToken } from '../../directory/crypto/one-time-token.js';
 import { registrationField } from '../../directory/crypto/sealed-fields.js';
 import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { freePort } from '../../servers/free-port.js';
-import { currentTerms, newAccount, signUp, signUpVerified } from '../support/accounts.js';
+import {
+  completeSignUp,
+  currentTerms,
+  newAccount,
+  signUp,
+  signUpVerified,
+  type TestAccount,
+} from '../support/accounts.js';
+import { testClock } from '../support/clock.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 import { startTestMailbox, tokenIn, type TestMailbox } from '../support/smtp-catcher.js';
 
 const browser = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 SignupTest';
 
+/** The platform's default MAILS_PER_ADDRESS_PER_HOUR. */
+const QUOTA = 3;
+
 describe('sign-up with e-mail verification', () => {
+  const clock = testClock(Date.now());
   let mailbox: TestMailbox;
   let platform: TestPlatform;
   let jobsPool: pg.Pool;
@@ -24,7 +36,7 @@ describe('sign-up with e-mail verification', () => {
 
   beforeAll(async () => {
     mailbox = await startTestMailbox();
-    platform = await startTestPlatform({ SMTP_URL: mailbox.url });
+    platform = await startTestPlatform({ SMTP_URL: mailbox.url }, { now: clock.now });
     jobsPool = new pg.Pool({ connectionString: platform.env.JOBS_DATABASE_URL, max: 1 });
     users = new UsersRepository(platform.adminPool, platform.crypto);
   });
@@ -35,27 +47,40 @@ describe('sign-up with e-mail verification', () => {
     await mailbox?.stop();
   });
 
-  const verify = (token: string) => platform.send('POST', '/api/v1/auth/verify-email', { token });
+  const complete = (token: string, account: TestAccount) =>
+    completeSignUp(platform, token, account);
   const loginStatus = async (email: string, password: string) =>
     (await platform.send('POST', '/api/v1/auth/login', { email, password })).status;
+  const quotaRows = async (email: string) =>
+    (
+      await platform.adminPool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM mail_quota WHERE address_index = $1',
+        [users.emailIndex(email)],
+      )
+    ).rows[0]!.n;
 
-  it('P5: sign-up → verification e-mail over SMTP → verify → sign in', async () => {
+  it('P5: sign-up with an address → link e-mailed over SMTP → name and password chosen there → sign in', async () => {
     const account = newAccount('Ingrid Bergström');
     expect(await signUp(platform, account)).toEqual({
       status: 202,
       body: { status: 'email_sent' },
     });
-    // Inactive until verified: the same answer as a wrong password.
-    expect(await loginStatus(account.email, account.password)).toBe(401);
-
     const mail = await mailbox.next(account.email);
     expect(mail.subject).toBe('Confirm your e-mail address for Telemoat');
     expect(mail.to).toEqual([account.email]);
-    expect(mail.text).toContain('Hello Ingrid Bergström,');
-    expect(mail.text).toMatch(/\/verify-email#token=[\w-]{43}/);
+    // Whoever typed the address is unknown, so the mail greets nobody by name.
+    expect(mail.text.split('\n')[0]).toBe('Hello,');
+    expect(mail.text).toMatch(/\/sign-up\/complete#token=[\w-]{43}/);
+    // Nothing to sign in with until the link is used.
+    expect(await loginStatus(account.email, account.password)).toBe(401);
 
     const token = tokenIn(mail);
-    expect(await verify(token)).toEqual({ status: 200, body: { status: 'verified' } });
+    // A sign-up link is not an e-mail change link.
+    expect(await platform.send('POST', '/api/v1/auth/verify-email', { token })).toMatchObject({
+      status: 400,
+      body: { code: 'TOKEN_INVALID' },
+    });
+    expect(await complete(token, account)).toEqual({ status: 200, body: { status: 'verified' } });
     const accessToken = await platform.login(account.email, account.password);
     const me = await platform.get('/api/v1/me', accessToken);
     expect(me).toMatchObject({
@@ -64,10 +89,14 @@ describe('sign-up with e-mail verification', () => {
     });
 
     // P5: the link works once.
-    expect(await verify(token)).toMatchObject({ status: 400, body: { code: 'TOKEN_INVALID' } });
+    expect(await complete(token, { ...account, password: 'someone-elses-1' })).toMatchObject({
+      status: 400,
+      body: { code: 'TOKEN_INVALID' },
+    });
+    expect(await loginStatus(account.email, account.password)).toBe(200);
   });
 
-  it('P5: an expired verification link is refused and the account stays inactive', async () => {
+  it('P5: an expired link is refused and the account stays inactive', async () => {
     const account = newAccount();
     await signUp(platform, account);
     const token = tokenIn(await mailbox.next(account.email));
@@ -75,42 +104,62 @@ describe('sign-up with e-mail verification', () => {
       "UPDATE email_verifications SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
       [hashOneTimeToken(token)],
     );
-    expect(await verify(token)).toMatchObject({ status: 400, body: { code: 'TOKEN_INVALID' } });
+    expect(await complete(token, account)).toMatchObject({
+      status: 400,
+      body: { code: 'TOKEN_INVALID' },
+    });
     expect(await loginStatus(account.email, account.password)).toBe(401);
     expect((await users.findByEmail(account.email))?.verified).toBe(false);
   });
 
   it('P5: an unknown or malformed token is refused', async () => {
-    expect(await verify('A'.repeat(43))).toMatchObject({ body: { code: 'TOKEN_INVALID' } });
-    expect(await verify('short')).toMatchObject({ body: { code: 'VALIDATION_FAILED' } });
+    const account = newAccount();
+    expect(await complete('A'.repeat(43), account)).toMatchObject({
+      body: { code: 'TOKEN_INVALID' },
+    });
+    expect(await complete('short', account)).toMatchObject({
+      body: { code: 'VALIDATION_FAILED' },
+    });
   });
 
   it('P5: signing up with a taken address answers the same and mails the owner instead', async () => {
     const { account } = await signUpVerified(platform, mailbox);
-    const again = await signUp(platform, {
-      ...account,
-      name: 'Someone Else',
-      password: 'another-pass-1',
+    expect(await signUp(platform, account)).toEqual({
+      status: 202,
+      body: { status: 'email_sent' },
     });
-    expect(again).toEqual({ status: 202, body: { status: 'email_sent' } });
     const mail = await mailbox.next(account.email);
     expect(mail.subject).toBe('You already have a Telemoat account');
     expect(mail.text).not.toMatch(/#token=/);
-    expect(await loginStatus(account.email, 'another-pass-1')).toBe(401);
     expect(await loginStatus(account.email, account.password)).toBe(200);
     expect((await users.findByEmail(account.email))?.displayName).toBe(account.name);
   });
 
-  it('P5: a second sign-up before verification replaces the first attempt and its link', async () => {
-    // Someone else signs up with the address first; only the mailbox owner can verify.
+  it('P5: a pending sign-up cannot be hijacked: a second sign-up changes nothing, every link still works, and only the link holder sets name and password', async () => {
+    // Someone who does not own the mailbox signs up with the address first...
     const squatter = newAccount('Not The Owner');
     await signUp(platform, squatter);
     const firstLink = tokenIn(await mailbox.next(squatter.email));
+    const before = await platform.adminPool.query(
+      'SELECT name_ciphertext, password_hash FROM users WHERE email_index = $1',
+      [users.emailIndex(squatter.email)],
+    );
+    expect(before.rows[0]).toMatchObject({ password_hash: null });
+    // ...and again, as an attacker would to replace the owner's own attempt.
+    await signUp(platform, squatter);
+    const secondLink = tokenIn(await mailbox.next(squatter.email));
+    const after = await platform.adminPool.query(
+      'SELECT name_ciphertext, password_hash FROM users WHERE email_index = $1',
+      [users.emailIndex(squatter.email)],
+    );
+    expect(after.rows).toEqual(before.rows);
+
+    // The links went to the mailbox; its owner chooses the credentials with either one.
     const owner = { ...squatter, name: 'The Owner', password: 'owners-own-pass' };
-    await signUp(platform, owner);
-    const secondLink = tokenIn(await mailbox.next(owner.email));
-    expect(await verify(firstLink)).toMatchObject({ body: { code: 'TOKEN_INVALID' } });
-    expect(await verify(secondLink)).toMatchObject({ status: 200 });
+    expect(await complete(firstLink, owner)).toMatchObject({ status: 200 });
+    expect(await complete(secondLink, squatter)).toMatchObject({
+      body: { code: 'TOKEN_INVALID' },
+    });
     expect(await loginStatus(owner.email, squatter.password)).toBe(401);
     const accessToken = await platform.login(owner.email, owner.password);
     expect((await platform.get('/api/v1/me', accessToken)).body).toMatchObject({
@@ -118,12 +167,14 @@ describe('sign-up with e-mail verification', () => {
     });
   });
 
-  it('refuses short and common passwords and unaccepted terms, before anything is stored', async () => {
+  it('refuses short and common passwords and unaccepted terms when completing, changing nothing: the link still works after', async () => {
     const account = newAccount();
+    await signUp(platform, account);
+    const token = tokenIn(await mailbox.next(account.email));
     const terms = await currentTerms(platform);
     const attempt = (body: Record<string, unknown>) =>
-      platform.send('POST', '/api/v1/auth/signup', {
-        email: account.email,
+      platform.send('POST', '/api/v1/auth/signup/complete', {
+        token,
         name: account.name,
         password: account.password,
         termsVersion: terms,
@@ -144,8 +195,38 @@ describe('sign-up with e-mail verification', () => {
     expect(await attempt({ termsVersion: undefined })).toMatchObject({
       body: { code: 'VALIDATION_FAILED' },
     });
-    expect(await users.findByEmail(account.email)).toBeNull();
-    expect(mailbox.to(account.email)).toEqual([]);
+    expect((await users.findByEmail(account.email))?.verified).toBe(false);
+    expect(await attempt({})).toMatchObject({ status: 200 });
+  });
+
+  it('P5, P10: one address gets at most MAILS_PER_ADDRESS_PER_HOUR sign-up e-mails an hour, whatever it is asked; the answer never changes', async () => {
+    const pending = newAccount();
+    const { account: registered } = await signUpVerified(platform, mailbox);
+    for (let i = 0; i < 5; i += 1) {
+      expect(await signUp(platform, pending)).toEqual({
+        status: 202,
+        body: { status: 'email_sent' },
+      });
+      expect(await signUp(platform, registered)).toEqual({
+        status: 202,
+        body: { status: 'email_sent' },
+      });
+    }
+    expect(await quotaRows(pending.email)).toBe(QUOTA);
+    // Its own sign-up took one of the hour's e-mails; "you already have an account" the rest.
+    expect(await quotaRows(registered.email)).toBe(QUOTA);
+    for (let i = 1; i < QUOTA; i += 1) {
+      expect((await mailbox.next(registered.email)).subject).toBe(
+        'You already have a Telemoat account',
+      );
+    }
+    for (let i = 0; i < QUOTA; i += 1) await mailbox.next(pending.email);
+    // An hour later the address may get another.
+    clock.advance(3_600_001);
+    await signUp(platform, pending);
+    await mailbox.next(pending.email);
+    expect(await quotaRows(pending.email)).toBe(QUOTA + 1);
+    expect(mailbox.to(pending.email)).toHaveLength(QUOTA + 1);
   });
 
   it('P4: the registration record is sealed, readable with the key, and deleted when it expires', async () => {
@@ -228,12 +309,7 @@ describe('sign-up with e-mail verification', () => {
       const response = await fetch(`http://127.0.0.1:${api.port}/api/v1/auth/signup`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          email: account.email,
-          name: account.name,
-          password: account.password,
-          termsVersion: await currentTerms(platform),
-        }),
+        body: JSON.stringify({ email: account.email }),
       });
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
@@ -241,7 +317,7 @@ describe('sign-up with e-mail verification', () => {
       await api.close();
     }
     expect((await signUp(platform, account)).status).toBe(202);
-    expect(await verify(tokenIn(await mailbox.next(account.email)))).toMatchObject({
+    expect(await complete(tokenIn(await mailbox.next(account.email)), account)).toMatchObject({
       status: 200,
     });
     expect(await loginStatus(account.email, account.password)).toBe(200);

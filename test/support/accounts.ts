@@ -25,26 +25,32 @@ export async function currentTerms(platform: TestPlatform): Promise<string> {
   return (body as { version: string }).version;
 }
 
-/** POST /auth/signup with the current terms accepted. */
+/** POST /auth/signup: only the address. */
 export async function signUp(
   platform: TestPlatform,
-  account: TestAccount,
+  account: Pick<TestAccount, 'email'>,
   headers: Record<string, string> = {},
 ) {
-  return platform.send(
-    'POST',
-    '/api/v1/auth/signup',
-    {
-      email: account.email,
-      name: account.name,
-      password: account.password,
-      termsVersion: await currentTerms(platform),
-    },
-    { headers },
-  );
+  return platform.send('POST', '/api/v1/auth/signup', { email: account.email }, { headers });
 }
 
-/** The whole sign-up: request, the verification e-mail over SMTP, the link; returns a token. */
+/** POST /auth/signup/complete with the link's token, the account's credentials and the terms. */
+export async function completeSignUp(
+  platform: TestPlatform,
+  token: string,
+  account: Pick<TestAccount, 'name' | 'password'>,
+  settings?: { omitNamesInEmail: boolean },
+) {
+  return platform.send('POST', '/api/v1/auth/signup/complete', {
+    token,
+    name: account.name,
+    password: account.password,
+    termsVersion: await currentTerms(platform),
+    ...(settings ? { settings } : {}),
+  });
+}
+
+/** The whole sign-up: request, the link e-mailed over SMTP, completing it; returns a token. */
 export async function signUpVerified(
   platform: TestPlatform,
   mailbox: TestMailbox,
@@ -52,9 +58,7 @@ export async function signUpVerified(
 ): Promise<{ account: TestAccount; accessToken: string }> {
   expect((await signUp(platform, account)).status).toBe(202);
   const mail = await mailbox.next(account.email);
-  const verified = await platform.send('POST', '/api/v1/auth/verify-email', {
-    token: tokenIn(mail),
-  });
+  const verified = await completeSignUp(platform, tokenIn(mail), account);
   expect(verified).toEqual({ status: 200, body: { status: 'verified' } });
   return { account, accessToken: await platform.login(account.email, account.password) };
 }

@@ -48,6 +48,7 @@ const defaultSettings: IdentitySettings = {
   emailVerificationTtlHours: 24,
   invitationTtlDays: 7,
   registrationRecordDays: 30,
+  mailsPerAddressPerHour: 3,
 };
 
 const MAIL_FROM = 'Telemoat <no-reply@telemoat.test>';

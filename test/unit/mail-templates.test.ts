@@ -6,7 +6,7 @@ import {
   emailInUseMail,
   invitationMail,
   mailLinks,
-  verifyEmailMail,
+  signupLinkMail,
   type MailContent,
   type Recipient,
 } from '../../directory/mail/mail-templates.js';
@@ -16,7 +16,7 @@ const token = 'a'.repeat(43);
 
 function everyTemplate(to: Recipient): MailContent[] {
   return [
-    verifyEmailMail(to, links.verifyEmail(token), 24),
+    signupLinkMail(links.completeSignup(token), 24),
     alreadyRegisteredMail(to, links.signIn()),
     invitationMail(to, {
       orgName: 'Hemliga Växthus AB',
@@ -34,7 +34,10 @@ function everyTemplate(to: Recipient): MailContent[] {
 describe('e-mail templates', () => {
   it('greet the recipient by name and name the organisation by default', () => {
     const mails = everyTemplate({ name: 'Ingrid Bergström', omitNames: false });
-    for (const mail of mails) expect(mail.text).toContain('Hello Ingrid Bergström,');
+    // The sign-up link goes to whoever typed the address: it knows no name.
+    const [signup, ...named] = mails;
+    expect(signup!.text.split('\n')[0]).toBe('Hello,');
+    for (const mail of named) expect(mail.text).toContain('Hello Ingrid Bergström,');
     expect(mails[2]!.subject).toContain('Hemliga Växthus AB');
     expect(mails[2]!.text).toContain('Dr. Karin Lund');
   });
@@ -49,6 +52,9 @@ describe('e-mail templates', () => {
   });
 
   it('carry link tokens in the fragment, which browsers never send to a server', () => {
+    expect(links.completeSignup(token)).toBe(
+      `https://telemoat.example.com/sign-up/complete#token=${token}`,
+    );
     expect(links.verifyEmail(token)).toBe(
       `https://telemoat.example.com/verify-email#token=${token}`,
     );
@@ -58,7 +64,10 @@ describe('e-mail templates', () => {
   });
 
   it('keep a name from adding lines of its own', () => {
-    const mail = verifyEmailMail({ name: 'Eve\r\nBcc: x@example.test', omitNames: false }, 'l', 24);
+    const mail = alreadyRegisteredMail(
+      { name: 'Eve\r\nBcc: x@example.test', omitNames: false },
+      'l',
+    );
     expect(mail.text.split('\n')[0]).toBe('Hello Eve Bcc: x@example.test,');
   });
 });

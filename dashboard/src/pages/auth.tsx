@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type Answer, api, ApiError, type Body, login } from '../api';
 import { fragmentToken } from '../router';
-import { Checkbox, ErrorNote, Field, NameAndEmail, Spinner, useSubmit } from '../ui';
+import { Checkbox, ErrorNote, Field, Spinner, useSubmit } from '../ui';
 
 /** The centred card the signed-out pages share. */
 function AuthCard(props: { title: string; intro?: string; children: ComponentChildren }) {
@@ -157,20 +157,16 @@ function useTermsVersion(): string | null {
   return version;
 }
 
+/** Sign-up asks only for the address: the link sent there is where name and password are chosen. */
 export function SignUpPage() {
-  const terms = useTermsVersion();
-  const [name, setName] = useState('');
   const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
-  const [accepted, setAccepted] = useState(false);
-  const [omitNames, setOmitNames] = useState(false);
   const [sent, setSent] = useState(false);
   if (sent) {
     return (
       <AuthCard title="Check your e-mail">
         <p role="status">
-          We sent a link to <strong>{email}</strong>. Open it to verify your address, then sign in.
-          The link works once.
+          We sent a link to <strong>{email}</strong>. Open it to choose your name and password. The
+          link works once.
         </p>
         <p class="switch">
           <a href="/sign-in">Back to sign in</a>
@@ -179,44 +175,102 @@ export function SignUpPage() {
     );
   }
   return (
-    <AuthCard title="Create your account">
+    <AuthCard
+      title="Create your account"
+      intro="Start with your e-mail address: we send a link there to choose your name and password."
+    >
       <AuthForm
-        action="Create account"
-        busyAction="Creating account…"
+        action="Send the link"
+        busyAction="Sending…"
         onSubmit={async () => {
           await api('/auth/signup', {
             method: 'POST',
-            body: {
-              name,
-              email,
-              password,
-              termsVersion: terms ?? '1',
-              settings: { omitNamesInEmail: omitNames },
-            } satisfies Body<'/auth/signup', 'post'>,
+            body: { email } satisfies Body<'/auth/signup', 'post'>,
           });
           setSent(true);
         }}
       >
-        <NameAndEmail name={name} email={email} onName={setName} onEmail={setEmail} />
         <Field
-          label="Password"
-          type="password"
-          autocomplete="new-password"
+          label="E-mail"
+          type="email"
+          autocomplete="email"
           required
-          minLength={8}
-          hint="At least 8 characters. A few unrelated words work well."
-          value={password}
-          onInput={setPassword}
-        />
-        <TermsCheckbox version={terms} checked={accepted} onChange={setAccepted} />
-        <Checkbox
-          label="Leave titles and names out of e-mails"
-          checked={omitNames}
-          onChange={setOmitNames}
+          value={email}
+          onInput={setEmail}
         />
       </AuthForm>
       <p class="switch">
         Already have an account? <a href="/sign-in">Sign in</a>
+      </p>
+    </AuthCard>
+  );
+}
+
+/** The sign-up link's page: only whoever holds the link chooses the account's credentials (P5). */
+export function CompleteSignUpPage() {
+  const terms = useTermsVersion();
+  const [token] = useState(fragmentToken);
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [accepted, setAccepted] = useState(false);
+  const [omitNames, setOmitNames] = useState(false);
+  const [done, setDone] = useState(false);
+  useEffect(() => history.replaceState(null, '', location.pathname), []);
+  if (done) {
+    return (
+      <AuthCard title="Your account is ready">
+        <p class="note success" role="status">
+          Your e-mail address is verified and your account is active.
+        </p>
+        <p class="switch">
+          <a href="/sign-in">Sign in</a>
+        </p>
+      </AuthCard>
+    );
+  }
+  return (
+    <AuthCard title="Choose your name and password">
+      {!token ? (
+        <ErrorNote error={noTokenError} />
+      ) : (
+        <AuthForm
+          action="Create account"
+          busyAction="Creating account…"
+          onSubmit={async () => {
+            await api('/auth/signup/complete', {
+              method: 'POST',
+              body: {
+                token,
+                name,
+                password,
+                termsVersion: terms ?? '1',
+                settings: { omitNamesInEmail: omitNames },
+              } satisfies Body<'/auth/signup/complete', 'post'>,
+            });
+            setDone(true);
+          }}
+        >
+          <Field label="Name" autocomplete="name" required value={name} onInput={setName} />
+          <Field
+            label="Password"
+            type="password"
+            autocomplete="new-password"
+            required
+            minLength={8}
+            hint="At least 8 characters. A few unrelated words work well."
+            value={password}
+            onInput={setPassword}
+          />
+          <TermsCheckbox version={terms} checked={accepted} onChange={setAccepted} />
+          <Checkbox
+            label="Leave titles and names out of e-mails"
+            checked={omitNames}
+            onChange={setOmitNames}
+          />
+        </AuthForm>
+      )}
+      <p class="switch">
+        <a href="/sign-in">Sign in instead</a>
       </p>
     </AuthCard>
   );
@@ -255,9 +309,7 @@ export function VerifyEmailPage() {
       {!state.status && !state.error && <Spinner label="Checking your link…" />}
       {state.status && (
         <p class="note success" role="status">
-          {state.status === 'verified'
-            ? 'Your e-mail address is verified.'
-            : 'Your new e-mail address is confirmed.'}
+          Your new e-mail address is confirmed.
         </p>
       )}
       <ErrorNote error={state.error} />

@@ -137,6 +137,11 @@ function describeMail(
       '  Accept it with:',
       `  curl -s -X POST ${apiBase}/api/v1/invitations/accept ${json} -d '{"token":"${token}","password":"choose-a-password","termsVersion":"${termsVersion}"}'`,
     );
+  } else if (token && mail.text.includes('/sign-up/complete#')) {
+    lines.push(
+      '  Complete the sign-up with:',
+      `  curl -s -X POST ${apiBase}/api/v1/auth/signup/complete ${json} -d '{"token":"${token}","name":"Your Name","password":"choose-a-password","termsVersion":"${termsVersion}"}'`,
+    );
   } else if (token) {
     lines.push(
       '  Confirm it with:',

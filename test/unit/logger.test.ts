@@ -1,33 +1,80 @@
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { redactPaths, safeUrl } from '../../common/logger.js';
+import { createLogger, safeUrl } from '../../common/logger.js';
 
 describe('logging', () => {
-  it('redacts secrets wherever they appear in a record', () => {
+  function capture() {
     const lines: string[] = [];
-    const sink = new Writable({
+    const destination = new Writable({
       write(chunk: Buffer, _encoding, done) {
         lines.push(chunk.toString());
         done();
       },
     });
-    const logger = pino({ redact: { paths: redactPaths, censor: '[redacted]' } }, sink);
-    logger.child({ module: 'test' }).info(
-      {
-        password: 'hunter22',
-        device: { secret: 'device-secret' },
-        req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'sid=1' } },
-        token: 'tok',
+    return { lines, logger: createLogger({ name: 'test', level: 'info', destination }) };
+  }
+
+  it('redacts secrets wherever they appear in a record, at any depth', () => {
+    const { lines, logger } = capture();
+    const secrets = {
+      password: 'hunter22',
+      device: { secret: 'device-secret' },
+      req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'sid=1' } },
+      res: { headers: { 'set-cookie': 'telemoat_refresh=refresh-value' } },
+      token: 'tok-value',
+      config: {
+        JWT_PRIVATE_KEY: 'jwt-private-key-pem',
+        SECURITY_LOG_KEY: 'security-log-key',
+        API_DATABASE_URL: 'postgres://api:db-password@db/telemoat',
+        BROKER_DATABASE_URL: 'postgres://broker:broker-db-password@db/telemoat',
+        INFLUX_API_PASSWORD: 'influx-api-password',
+        INFLUX_INGEST_PASSWORD: 'influx-ingest-password',
+        DIRECTORY_MASTER_KEYS: 'master-keys',
+        EMAIL_INDEX_KEY: 'email-index-key',
+        SMTP_URL: 'smtp://mail:smtp-password@mail',
+        providers: [{ id: 'corp', clientSecret: 'oidc-client-secret' }],
       },
-      'hello',
-    );
-    const line = lines.join('');
-    for (const secret of ['hunter22', 'device-secret', 'abc.def.ghi', 'sid=1', '"tok"']) {
-      expect(line).not.toContain(secret);
+      deep: { a: { b: { c: { d: { refreshToken: 'deep-refresh-token' } } } } },
+    };
+    logger.child({ module: 'test' }).info(secrets, 'hello');
+    const err = Object.assign(new Error('boom'), { connectionString: 'postgres://x:err-pw@h/d' });
+    logger.error({ err }, 'failed');
+    const text = lines.join('');
+    for (const secret of [
+      'hunter22',
+      'device-secret',
+      'abc.def.ghi',
+      'sid=1',
+      'refresh-value',
+      'tok-value',
+      'jwt-private-key-pem',
+      'security-log-key',
+      'db-password',
+      'broker-db-password',
+      'influx-api-password',
+      'influx-ingest-password',
+      'master-keys',
+      'email-index-key',
+      'smtp-password',
+      'oidc-client-secret',
+      'deep-refresh-token',
+      'err-pw',
+    ]) {
+      expect(text, secret).not.toContain(secret);
     }
-    expect(line).toContain('"module":"test"');
-    expect(line.match(/\[redacted\]/g)?.length).toBe(5);
+    expect(text).toContain('"module":"test"');
+    expect(text).toContain('"msg":"hello"');
+    expect(text).toContain('boom');
+    // The caller's object is not changed by logging it.
+    expect(secrets.password).toBe('hunter22');
+  });
+
+  it('logs a cyclic object without looping', () => {
+    const { lines, logger } = capture();
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    logger.info({ cyclic }, 'cycle');
+    expect(lines.join('')).toContain('"self":"[cut]"');
   });
 
   it('hides the password of a URL before it is logged', () => {

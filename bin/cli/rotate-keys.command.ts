@@ -38,8 +38,15 @@ export const rotateKeysCommand: Command = {
           print(`rotate-keys: ${p.rewrapped}/${p.total} re-wrapped`);
         },
       });
+      const left = Object.entries(result.remaining).map(([id, n]) => `${id}: ${n}`);
+      if (left.length > 0) {
+        // Counted after the run: never tell an operator to remove a key that still wraps data.
+        throw new Error(
+          `${result.rewrapped} data keys re-wrapped, but some are still under other master keys (${left.join(', ')}); keep those keys and run rotate-keys again`,
+        );
+      }
       print(
-        `rotate-keys: done; ${result.rewrapped} data keys re-wrapped, every data key is under "${keyring.activeKeyId}". Other master keys may now be removed from DIRECTORY_MASTER_KEYS.`,
+        `rotate-keys: done; ${result.rewrapped} data keys re-wrapped, and a fresh count finds every data key under "${keyring.activeKeyId}". Other master keys may now be removed from DIRECTORY_MASTER_KEYS.`,
       );
     } finally {
       await pool.end();

@@ -10,6 +10,15 @@ export interface RotationProgress {
   byMasterKey: Record<string, number>;
 }
 
+export interface RotationResult extends RotationProgress {
+  /**
+   * Data keys still under another master key when the run ended, counted afresh: rows another
+   * transaction held, or keys an API instance still made under the old active key. A master key
+   * may be removed only when nothing is left under it.
+   */
+  remaining: Record<string, number>;
+}
+
 export interface RotationOptions {
   /** Data keys per transaction; each batch commits on its own, so the API never waits long. */
   batchSize?: number;
@@ -36,7 +45,7 @@ export async function rotateDataKeys(
   pool: pg.Pool,
   keyring: MasterKeyring,
   options: RotationOptions = {},
-): Promise<RotationProgress> {
+): Promise<RotationResult> {
   const batchSize = options.batchSize ?? 500;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('batchSize must be >= 1');
   const active = keyring.activeKeyId;
@@ -96,5 +105,13 @@ export async function rotateDataKeys(
     progress.rewrapped += done;
     options.onProgress?.({ ...progress });
   }
-  return progress;
+  const left = await pool.query<{ master_key_id: string; n: string }>(
+    `SELECT master_key_id, count(*) AS n FROM data_keys WHERE master_key_id <> $1
+     GROUP BY master_key_id ORDER BY 1`,
+    [active],
+  );
+  return {
+    ...progress,
+    remaining: Object.fromEntries(left.rows.map((r) => [r.master_key_id, Number(r.n)])),
+  };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInflux, startPostgres } from '../../servers/local-servers.js';
+import { until } from '../support/wait.js';
 
 const SERVER_TEST_TIMEOUT_MS = 120_000;
 
@@ -125,20 +126,21 @@ describe('startInflux', () => {
       const created = await influxQuery(first.url, 'CREATE DATABASE kept', admin);
       expect(created.status).toBe(200);
       // InfluxDB 1.x may answer "database not found" for a moment after CREATE DATABASE
-      // under load, so the write is retried briefly; the platform's drainer retries 404 too.
-      const write = () =>
-        influxPost(
+      // under load, so the write is retried until it is not a 404; the platform's drainer
+      // retries 404 too.
+      let status = 0;
+      await until(async () => {
+        const written = await influxPost(
           first.url,
           '/write?db=kept&precision=s',
           'reading,device=d1 value=42 1700000000',
           admin,
         );
-      let written = await write();
-      for (let attempt = 0; written.status === 404 && attempt < 20; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        written = await write();
-      }
-      expect(written.status).toBe(204);
+        await written.body?.cancel();
+        status = written.status;
+        return status !== 404;
+      }, 'InfluxDB knows the new database');
+      expect(status).toBe(204);
 
       const anonymous = await influxQuery(first.url, 'SHOW MEASUREMENTS');
       expect(anonymous.status).toBe(401);

@@ -14,6 +14,7 @@ import { startDrainer, type BatchResult } from '../../ingest/spool/spool-drainer
 import { SpoolSink } from '../../ingest/spool/spool.sink.js';
 import { Spool } from '../../ingest/spool/spool.js';
 import { startInflux, type LocalInflux } from '../../servers/local-servers.js';
+import { until } from '../support/wait.js';
 
 /**
  * The spool and its drainer against a real InfluxDB of this file's own, so it can be stopped
@@ -67,14 +68,6 @@ async function storedValues(database: string): Promise<number[]> {
 
 async function openSpool(name: string): Promise<Spool> {
   return Spool.open({ dir: path.join(root, name), maxBytes: MAX_BYTES, segmentMaxAgeMs: 50 });
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** One device's readings with distinct timestamps, so InfluxDB keeps each as its own point. */
@@ -160,7 +153,7 @@ describe('spool drainer with a real InfluxDB', () => {
     try {
       await influx.stop();
       await Promise.all(chunks(readings(5_000), 50).map((points) => sink.write(points)));
-      await until(() => results.filter((r) => !r.ok).length >= 3, 10_000);
+      await until(() => results.filter((r) => !r.ok).length >= 3, 'three failed writes');
       expect(results.every((r) => !r.ok)).toBe(true);
       expect(spool.stats().bytes).toBeGreaterThan(0);
 
@@ -173,7 +166,7 @@ describe('spool drainer with a real InfluxDB', () => {
 
     expect(await countReadings(database)).toBe(5_000);
     expect(spool.stats()).toMatchObject({ bytes: 0, segments: 0 });
-  }, 50_000);
+  }, 120_000);
 
   it('delivers every acknowledged reading after the process is killed with SIGKILL', async () => {
     const database = await createDatabase();
@@ -198,7 +191,7 @@ describe('spool drainer with a real InfluxDB', () => {
     // Appends in flight at the kill may have reached the disk too; nothing else may appear.
     expect(stored.size).toBe(recovered);
     expect(recovered).toBeGreaterThanOrEqual(acked.size);
-  });
+  }, 60_000);
 
   it('replays a segment whose confirmation was lost, without duplicating points', async () => {
     const database = await createDatabase();
@@ -217,7 +210,7 @@ describe('spool drainer with a real InfluxDB', () => {
       },
     });
     await first.seal();
-    await until(() => sentLines >= 3_000, 10_000);
+    await until(() => sentLines >= 3_000, 'every line sent once');
     await lostAnswers.stop();
     await first.close();
 

@@ -1,4 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { PATIENCE_MS } from './wait.js';
 
 export interface DeviceCredentials {
   id: string;
@@ -17,7 +18,7 @@ export async function connectDevice(
     password: device.secret,
     protocolVersion: 4,
     reconnectPeriod: 0,
-    connectTimeout: 5000,
+    connectTimeout: PATIENCE_MS,
     ...options,
   });
   return new Promise((resolve, reject) => {
@@ -35,11 +36,15 @@ export async function connectDevice(
   });
 }
 
-/** Resolves when `client` loses its connection (or at once if it already has). */
-export function closed(client: MqttClient, timeoutMs = 5000): Promise<boolean> {
+/**
+ * Resolves true when `client` loses its connection (at once if it already has), false when it
+ * is still connected after `timeoutMs` or PATIENCE_MS, whichever is longer: callers expect the
+ * close, and a loaded machine may take far longer than they guess.
+ */
+export function closed(client: MqttClient, timeoutMs = PATIENCE_MS): Promise<boolean> {
   if (!client.connected) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
+    const timer = setTimeout(() => resolve(false), Math.max(timeoutMs, PATIENCE_MS));
     client.once('close', () => {
       clearTimeout(timer);
       resolve(true);
@@ -47,13 +52,17 @@ export function closed(client: MqttClient, timeoutMs = 5000): Promise<boolean> {
   });
 }
 
-/** Polls until `check` passes or the deadline is reached; returns the last answer. */
+/**
+ * Polls until `check` passes or the deadline is reached; returns the last answer. The deadline
+ * is `ms` or PATIENCE_MS, whichever is longer: it only decides how soon a failing test gives
+ * up, and a loaded machine may take far longer than a caller's guess.
+ */
 export async function eventually<T>(
   ms: number,
   probe: () => Promise<T>,
   check: (value: T) => boolean,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + Math.max(ms, PATIENCE_MS);
   for (;;) {
     const value = await probe();
     if (check(value) || Date.now() > deadline) return value;

@@ -1,16 +1,23 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LiveHub, type LiveReading, type LiveSubscriber } from '../../api/live/live-hub.js';
 import { createLogger } from '../../common/logger.js';
 import type { RecentReading } from '../../influx/recent-readings.reader.js';
 import type { TenantTelemetry } from '../../influx/tenant-telemetry.js';
+import { testClock } from '../support/clock.js';
 
 const TENANT = 'a'.repeat(32);
 const KEY_1 = '1'.repeat(32);
 const KEY_2 = '2'.repeat(32);
 const ORG = { orgId: '00000000-0000-4000-8000-000000000001', tenantKey: TENANT };
+const POLL_MS = 10;
 
-/** InfluxDB and the directory as the hub sees them, in memory. */
+/**
+ * InfluxDB and the directory as the hub sees them, in memory, and the hub's time: its polls
+ * are fake timers and its clock a test clock, and `poll` moves both by one poll interval, so
+ * each poll happens exactly when a test says and sees exactly the time the test chose.
+ */
 function fakes() {
+  const clock = testClock(Date.parse('2026-01-01T00:00:00.000Z'));
   const stored: RecentReading[] = [];
   const directory = [
     { id: 'dev_one', pseudonym: KEY_1 },
@@ -45,12 +52,22 @@ function fakes() {
       },
     },
     logger: createLogger({ name: 'test', level: 'silent' }),
-    pollMs: 10,
+    pollMs: POLL_MS,
+    now: clock.now,
   });
-  const store = (deviceKey: string, value: number, time = Date.now()) =>
+  const store = (deviceKey: string, value: number, time = clock.now()) =>
     stored.push({ time, deviceKey, metric: 'temperature', value });
+  /** Lets `count` poll intervals pass; each poll runs to its end before the next starts. */
+  const poll = async (count = 1) => {
+    for (let i = 0; i < count; i++) {
+      clock.advance(POLL_MS);
+      await vi.advanceTimersByTimeAsync(POLL_MS);
+    }
+  };
   return {
     hub,
+    clock,
+    poll,
     stored,
     store,
     directory,
@@ -70,20 +87,14 @@ function subscriber(devices: string[] | null = null) {
   return { sub, received, state };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
-
 describe('live hub', () => {
   const hubs: LiveHub[] = [];
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
   afterEach(() => {
     for (const hub of hubs.splice(0)) hub.close();
+    vi.useRealTimers();
   });
   function setup() {
     const f = fakes();
@@ -93,15 +104,16 @@ describe('live hub', () => {
 
   it('delivers only readings stored after subscribing, each once, under the device id', async () => {
     const f = setup();
-    f.store(KEY_1, 1, Date.now() - 1000);
+    f.store(KEY_1, 1, f.clock.now() - 1000);
     const a = subscriber();
     await f.hub.subscribe(ORG, a.sub);
-    const now = Date.now();
+    const now = f.clock.now();
     f.store(KEY_1, 2, now);
     f.store(KEY_2, 3, now - 4000); // stamped in the past, inside the overlap window
-    await until(() => a.received.length === 2);
+    await f.poll();
+    expect(a.received).toHaveLength(2);
     f.store(KEY_1, 2, now); // written again: same time, device and metric
-    await sleep(50);
+    await f.poll(3);
     expect(a.received).toEqual([
       {
         time: new Date(now - 4000).toISOString(),
@@ -122,15 +134,19 @@ describe('live hub', () => {
     expect(f.hub.pollingCount).toBe(1);
     f.store(KEY_1, 1);
     f.store(KEY_2, 2);
-    await until(() => all.received.length === 2 && onlyTwo.received.length === 1);
-    expect(onlyTwo.received[0]).toMatchObject({ deviceId: 'dev_two', value: 2 });
+    const polls = f.calls.polls;
+    await f.poll();
+    expect(f.calls.polls).toBe(polls + 1);
+    expect(all.received).toHaveLength(2);
+    expect(onlyTwo.received).toMatchObject([{ deviceId: 'dev_two', value: 2 }]);
     leaveAll();
     expect(f.hub.pollingCount).toBe(1);
     leaveTwo();
     expect(f.hub.pollingCount).toBe(0);
-    const polls = f.calls.polls;
-    await sleep(50);
-    expect(f.calls.polls).toBe(polls);
+    // No poll is scheduled any more, and none happens however much time passes.
+    expect(vi.getTimerCount()).toBe(0);
+    await f.poll(10);
+    expect(f.calls.polls).toBe(polls + 1);
   });
 
   it('re-reads the directory for a new device, and drops a device it does not know', async () => {
@@ -142,21 +158,34 @@ describe('live hub', () => {
     f.directory.push({ id: 'dev_three', pseudonym: KEY_3 });
     f.store(KEY_3, 3);
     f.store('f'.repeat(32), 4); // removed from the directory: never delivered
-    await until(() => a.received.length === 1, 3000);
-    expect(a.received[0]).toMatchObject({ deviceId: 'dev_three', value: 3 });
-    await sleep(300);
+    // At most one directory read a second, however many polls see the unknown pseudonym: the
+    // new device's reading waits until a second has passed since the last read.
+    const pollsPerSecond = 1000 / POLL_MS;
+    await f.poll(pollsPerSecond - 1);
+    expect(a.received).toEqual([]);
+    expect(f.calls.directoryReads).toBe(1);
+    await f.poll();
+    expect(f.calls.directoryReads).toBe(2);
+    expect(a.received).toMatchObject([{ deviceId: 'dev_three', value: 3 }]);
+    // The unknown one was dropped, not left to make every later poll read the directory.
+    await f.poll(2 * pollsPerSecond);
     expect(a.received).toHaveLength(1);
-    // At most one directory read a second, however many polls see the unknown pseudonym.
-    expect(f.calls.directoryReads).toBeLessThanOrEqual(3);
+    expect(f.calls.directoryReads).toBe(2);
   });
 
   it('catches up over several polls when more than a poll returns arrive at once', async () => {
     const f = setup();
     const a = subscriber();
     await f.hub.subscribe(ORG, a.sub);
-    const start = Date.now() - 2000;
+    const start = f.clock.now() - 2000;
     for (let i = 0; i < 12_000; i++) f.store(i % 2 ? KEY_1 : KEY_2, i, start + Math.floor(i / 2));
-    await until(() => a.received.length === 12_000, 5000);
+    let polls = 0;
+    while (a.received.length < 12_000 && polls < 10) {
+      await f.poll();
+      polls++;
+    }
+    expect(polls).toBeGreaterThan(1);
+    expect(a.received).toHaveLength(12_000);
     expect(new Set(a.received.map((r) => r.value)).size).toBe(12_000);
   });
 
@@ -164,11 +193,14 @@ describe('live hub', () => {
     const f = setup();
     const a = subscriber();
     await f.hub.subscribe(ORG, a.sub);
+    const polls = f.calls.polls;
     f.fail(true);
-    await sleep(50);
+    await f.poll();
+    expect(f.calls.polls).toBe(polls + 1);
     f.fail(false);
     f.store(KEY_1, 7);
-    await until(() => a.received.length === 1);
+    await f.poll();
+    expect(a.received).toMatchObject([{ deviceId: 'dev_one', value: 7 }]);
 
     const g = setup();
     g.fail(true);

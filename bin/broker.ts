@@ -3,14 +3,20 @@ import pg from 'pg';
 import { buildBroker } from '../broker/broker.js';
 import type { BrokerConfig } from '../broker/broker.config.js';
 import { createBrokerMetrics } from '../broker/broker.metrics.js';
+import { createConnectThrottle } from '../broker/connect-throttle.js';
 import { createDeviceAuthenticator } from '../broker/device-authenticator.js';
+import { listenForDeviceChanges } from '../broker/device-changes.js';
 import { createIngestWindow } from '../broker/ingest-window.js';
 import { startListeners } from '../broker/listeners.js';
 import { startMetricsServer } from '../broker/metrics.server.js';
 import type { Logger } from '../common/logger.js';
 import { safeUrl } from '../common/logger.js';
 import { verifySecret } from '../common/secret-hash.js';
-import { DeviceCredentialsRepository } from '../directory/devices/device-credentials.repository.js';
+import {
+  DEVICE_CHANGES_CHANNEL,
+  DeviceCredentialsRepository,
+  readDeviceChange,
+} from '../directory/devices/device-credentials.repository.js';
 import { createIngest } from '../ingest/ingest.pipeline.js';
 import { Spool } from '../ingest/spool/spool.js';
 import { startDrainer } from '../ingest/spool/spool-drainer.js';
@@ -21,6 +27,8 @@ import { toPresenceLine } from '../influx/line-protocol.js';
 const DAY_MS = 86_400_000;
 /** How long shutdown waits for the spool to drain before leaving the rest for the next start. */
 const SHUTDOWN_FLUSH_MS = 10_000;
+/** How often the connection that listens for device changes is checked. */
+const LISTEN_HEARTBEAT_MS = 30_000;
 
 /**
  * The broker's composition root. It is the only place that hands the broker a window on the
@@ -28,7 +36,16 @@ const SHUTDOWN_FLUSH_MS = 10_000;
  */
 export async function startBroker(config: BrokerConfig, logger: Logger) {
   const log = logger.child({ module: 'broker-main' });
-  const pool = new pg.Pool({ connectionString: config.BROKER_DATABASE_URL, max: 4 });
+  const timeoutMs = config.BROKER_DATABASE_TIMEOUT_MS;
+  // Without timeouts a stalled Postgres holds every lookup, and every CONNECT behind it, for as
+  // long as it stalls. The server ends a slow statement (statement_timeout, lock waits included);
+  // the client gives up later on a server that stopped answering at all (query_timeout).
+  const connection = {
+    connectionString: config.BROKER_DATABASE_URL,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: 2 * timeoutMs,
+  };
+  const pool = new pg.Pool({ ...connection, max: 4, statement_timeout: timeoutMs });
   pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
   const influx = new InfluxClient({
     url: config.INFLUX_URL,
@@ -57,17 +74,23 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
     },
   });
 
+  const authenticator = createDeviceAuthenticator({
+    credentials: new DeviceCredentialsRepository(pool),
+    verifySecret,
+    freshMs: config.AUTH_CACHE_FRESH_MS,
+    staleMs: config.AUTH_CACHE_STALE_MS,
+    negativeTtlMs: config.AUTH_NEGATIVE_CACHE_MS,
+    maxLookups: config.AUTH_MAX_LOOKUPS_IN_FLIGHT,
+    throttle: createConnectThrottle({
+      failuresPerMinute: config.MQTT_CONNECT_FAILURES_PER_MINUTE,
+    }),
+  });
   const broker = await buildBroker({
     logger,
     metrics,
     window,
     revalidateEveryMs: config.DEVICE_REVALIDATE_MS,
-    authenticator: createDeviceAuthenticator({
-      credentials: new DeviceCredentialsRepository(pool),
-      verifySecret,
-      freshMs: config.AUTH_CACHE_FRESH_MS,
-      staleMs: config.AUTH_CACHE_STALE_MS,
-    }),
+    authenticator,
     ingest: createIngest({
       sink: new SpoolSink(spool),
       limits: {
@@ -89,9 +112,26 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
   });
 
   const tlsConfigured = config.MQTT_TLS_CERT_FILE && config.MQTT_TLS_KEY_FILE;
+  const deviceChanges = listenForDeviceChanges({
+    connect: () => new pg.Client({ ...connection, keepAlive: true }),
+    channel: DEVICE_CHANGES_CHANNEL,
+    parse: readDeviceChange,
+    authenticator,
+    broker,
+    metrics,
+    logger,
+    heartbeatMs: LISTEN_HEARTBEAT_MS,
+    retryMs: { min: 500, max: 30_000 },
+  });
+
   const listeners = await startListeners(broker.aedes.handle, {
     host: config.MQTT_HOST,
     tcpPort: config.MQTT_PORT,
+    maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+    onOversizedPacket: () => {
+      metrics.oversizedPackets.inc();
+      log.warn('connection closed: packet larger than MQTT_MAX_PACKET_BYTES');
+    },
     ws: { port: config.MQTT_WS_PORT, path: config.MQTT_WS_PATH },
     ...(tlsConfigured
       ? {
@@ -105,7 +145,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
   });
   let stopping = false;
   const metricsServer = await startMetricsServer(metrics.registry, {
-    host: config.MQTT_HOST,
+    host: config.BROKER_METRICS_HOST,
     port: config.METRICS_PORT,
     ready: () => !stopping,
   });
@@ -123,6 +163,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
     async close() {
       stopping = true;
       const stopListening = listeners.close();
+      await deviceChanges.close();
       await broker.close();
       await stopListening;
       await drainer.flush(SHUTDOWN_FLUSH_MS).catch((err: unknown) => {

@@ -8,8 +8,9 @@ export interface SpoolGauges {
 }
 
 /**
- * The broker's Prometheus metrics. Device ids label only the rejection counter: rejections
- * are rare, and an operator needs to know which device sends bad data.
+ * The broker's Prometheus metrics. No label names a device or an address: a device id is a
+ * directory identifier, and Prometheus would keep it long after the device was deleted. Which
+ * device sends bad data is in the broker's log, which is kept for days, not in metrics.
  */
 export function createBrokerMetrics(
   spoolStats: () => SpoolGauges,
@@ -28,8 +29,29 @@ export function createBrokerMetrics(
     }),
     connects: new Counter({
       name: 'telemoat_mqtt_connects_total',
-      help: 'Connection attempts by outcome (accepted, unknown, disabled, bad-secret, unavailable, malformed).',
+      help: 'Connection attempts by outcome (accepted, unknown, disabled, bad-secret, unavailable, busy, throttled, malformed, forbidden-will).',
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+    connectsRefusedFromCache: new Counter({
+      name: 'telemoat_mqtt_connects_refused_from_cache_total',
+      help: 'Connection attempts refused from the negative cache, without asking the directory.',
+      registers,
+    }),
+    oversizedPackets: new Counter({
+      name: 'telemoat_mqtt_oversized_packets_total',
+      help: 'Connections closed for announcing a packet larger than MQTT_MAX_PACKET_BYTES.',
+      registers,
+    }),
+    deviceChanges: new Counter({
+      name: 'telemoat_device_changes_total',
+      help: 'Device changes the directory announced (revoked: rotated, disabled or deleted; enabled).',
+      labelNames: ['change'] as const,
+      registers,
+    }),
+    deviceChangesListening: new Gauge({
+      name: 'telemoat_device_changes_listening',
+      help: '1 while the broker listens for device changes from the directory; 0 while it reconnects.',
       registers,
     }),
     messagesAccepted: new Counter({
@@ -49,15 +71,9 @@ export function createBrokerMetrics(
       labelNames: ['reason'] as const,
       registers,
     }),
-    deviceRejections: new Counter({
-      name: 'telemoat_device_messages_rejected_total',
-      help: 'Messages refused by the ingest rules, by device.',
-      labelNames: ['device_id'] as const,
-      registers,
-    }),
     forbidden: new Counter({
       name: 'telemoat_forbidden_total',
-      help: 'Publishes and subscriptions outside the device’s own topics.',
+      help: 'Publishes, subscriptions and will messages outside the device’s own topics.',
       labelNames: ['kind'] as const,
       registers,
     }),

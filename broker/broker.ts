@@ -2,14 +2,16 @@ import {
   Aedes,
   type AuthenticateError,
   type Client,
+  type ConnectPacket,
   type PublishPacket,
   type Subscription,
 } from 'aedes';
+import type { Socket } from 'node:net';
 import { deviceIdPattern } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { DeviceIdentity, Ingest, PayloadFormat } from '../ingest/ingest.pipeline.js';
 import type { BrokerMetrics } from './broker.metrics.js';
-import type { DeviceAuthenticator } from './device-authenticator.js';
+import type { AuthOutcome, DeviceAuthenticator } from './device-authenticator.js';
 import type { IngestWindow } from './ingest-window.js';
 import { mayDeviceSubscribe, publishFormat } from './topics.js';
 
@@ -34,6 +36,8 @@ export interface Broker {
   connected(): ReadonlyMap<string, Client>;
   /** Re-checks every connected device now and disconnects the revoked ones. */
   revalidate(): Promise<string[]>;
+  /** Ends the device's session, if it has one here; true when it had. */
+  disconnect(deviceId: string): boolean;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,46 @@ function refusal(returnCode: number): AuthenticateError {
   return Object.assign(new Error('connection refused'), { returnCode });
 }
 
+/** Why a CONNECT was refused: the authenticator's reasons, and the broker's own. */
+type Refused = Exclude<AuthOutcome, { ok: true }>['reason'] | 'malformed' | 'forbidden-will';
+type ConnectOutcome = 'accepted' | Refused;
+
+/**
+ * MQTT-3.2.2.3: 5 tells the device it is not allowed, 3 to come back later (MQTT 5 would say
+ * 0x87, and 0x88, 0x89 "server busy" or 0x9F "connection rate exceeded"; Aedes speaks 3.1.1).
+ */
+const returnCodes: Record<Refused, number> = {
+  malformed: NOT_AUTHORIZED,
+  'forbidden-will': NOT_AUTHORIZED,
+  unknown: NOT_AUTHORIZED,
+  disabled: NOT_AUTHORIZED,
+  'bad-secret': NOT_AUTHORIZED,
+  unavailable: SERVER_UNAVAILABLE,
+  busy: SERVER_UNAVAILABLE,
+  throttled: SERVER_UNAVAILABLE,
+};
+
+/** One CONNECT on its way through the steps: each fills in what the next ones read. */
+interface Connecting {
+  readonly client: Client;
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+  deviceId: string;
+  secret: string;
+  /** Whether the directory itself gave the answer, rather than a cache or the throttle. */
+  askedDirectory: boolean;
+}
+
+/** A step either refuses the CONNECT, saying why, or leaves it to the next one. */
+type ConnectStep = (connecting: Connecting) => Refused | undefined | Promise<Refused | undefined>;
+
+/** The client's network address: a key of the connect throttle in memory, never logged. */
+function addressOf(client: Client): string {
+  // Over WebSocket Aedes gets the upgrade request; over TCP and TLS the connection is a socket.
+  const socket = client.req?.socket ?? (client.conn as Partial<Socket>);
+  return socket.remoteAddress ?? 'unknown';
+}
+
 /**
  * The device-facing MQTT broker. Each hook is a short list of named steps. Durable acceptance
  * happens in `authorizePublish` because Aedes sends PUBACK as soon as it completes.
@@ -53,41 +97,89 @@ export async function buildBroker(deps: BrokerDeps): Promise<Broker> {
   const log = deps.logger.child({ module: 'broker' });
   const { metrics } = deps;
   const identities = new WeakMap<Client, DeviceIdentity>();
+  const wills = new WeakMap<Client, NonNullable<ConnectPacket['will']>>();
   const sessions = new Map<string, Client>();
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000 });
 
   // --- CONNECT ---------------------------------------------------------------------------
 
-  function credentialsOf(client: Client, username?: string, password?: Buffer) {
+  function readCredentials(connecting: Connecting): Refused | undefined {
+    const { client, username, password } = connecting;
     // MQTT-3.1.3-2: the client id names the session; it must be the device's own id.
     if (!username || !password || !deviceIdPattern.test(username) || client.id !== username) {
-      return null;
+      return 'malformed';
     }
-    return { deviceId: username, secret: password.toString('utf8') };
+    connecting.deviceId = username;
+    connecting.secret = password.toString('utf8');
+    return undefined;
   }
 
-  aedes.authenticate = (client, username, password, done) => {
-    const credentials = credentialsOf(client, username, password);
-    if (!credentials) {
-      metrics.connects.inc({ outcome: 'malformed' });
-      return done(refusal(NOT_AUTHORIZED), false);
+  function requireOwnWill({ client, deviceId }: Connecting): Refused | undefined {
+    const will = wills.get(client);
+    wills.delete(client);
+    if (!will || publishFormat(deviceId, will.topic)) return undefined;
+    // MQTT-3.1.2-8: an accepted will must be published when the connection ends abnormally;
+    // one on a topic the device may not publish to never could be, so it is refused now.
+    metrics.forbidden.inc({ kind: 'will' });
+    return 'forbidden-will';
+  }
+
+  async function authenticateDevice(connecting: Connecting): Promise<Refused | undefined> {
+    const { client, deviceId, secret } = connecting;
+    const outcome = await deps.authenticator.authenticate(deviceId, secret, addressOf(client));
+    if (outcome.ok) {
+      identities.set(client, outcome.identity);
+      return undefined;
     }
-    deps.authenticator.authenticate(credentials.deviceId, credentials.secret).then(
+    if ('source' in outcome) {
+      connecting.askedDirectory = outcome.source === 'directory';
+      if (outcome.source === 'negative-cache') metrics.connectsRefusedFromCache.inc();
+    }
+    return outcome.reason;
+  }
+
+  const connectSteps: readonly ConnectStep[] = [
+    readCredentials,
+    requireOwnWill,
+    authenticateDevice,
+  ];
+
+  async function admit(connecting: Connecting): Promise<ConnectOutcome> {
+    for (const step of connectSteps) {
+      const refused = await step(connecting);
+      if (refused) return refused;
+    }
+    return 'accepted';
+  }
+
+  // Aedes hands the CONNECT packet only to this hook; authenticate() sees the credentials.
+  aedes.preConnect = (client, packet, done) => {
+    if (packet.will) wills.set(client, packet.will);
+    done(null, true);
+  };
+
+  aedes.authenticate = (client, username, password, done) => {
+    const connecting: Connecting = {
+      client,
+      username,
+      password,
+      deviceId: '',
+      secret: '',
+      askedDirectory: false,
+    };
+    admit(connecting).then(
       (outcome) => {
-        metrics.connects.inc({ outcome: outcome.ok ? 'accepted' : outcome.reason });
-        if (!outcome.ok) {
-          log.info({ deviceId: credentials.deviceId, reason: outcome.reason }, 'device refused');
-          // MQTT-3.2.2.3: 3 tells the device to come back later, 5 that it is not allowed.
-          return done(
-            refusal(outcome.reason === 'unavailable' ? SERVER_UNAVAILABLE : NOT_AUTHORIZED),
-            false,
-          );
-        }
-        identities.set(client, outcome.identity);
-        done(null, true);
+        metrics.connects.inc({ outcome });
+        if (outcome === 'accepted') return done(null, true);
+        // The throttle bounds the refusals the directory gives, so those are logged; the others
+        // cost nothing to repeat, so a flood of them would only flood the log (they are counted).
+        const level = connecting.askedDirectory ? 'info' : 'debug';
+        log[level]({ deviceId: connecting.deviceId || undefined, outcome }, 'device refused');
+        done(refusal(returnCodes[outcome]), false);
       },
       (err: unknown) => {
-        log.error({ err, deviceId: credentials.deviceId }, 'device authentication failed');
+        metrics.connects.inc({ outcome: 'unavailable' });
+        log.error({ err, deviceId: connecting.deviceId }, 'device authentication failed');
         done(refusal(SERVER_UNAVAILABLE), false);
       },
     );
@@ -119,7 +211,6 @@ export async function buildBroker(deps: BrokerDeps): Promise<Broker> {
     }
     // Acknowledged but not stored: re-sending the same bad message could not fix it.
     metrics.messagesRejected.inc({ reason: result.reason });
-    metrics.deviceRejections.inc({ device_id: identity.deviceId });
     log.warn(
       { deviceId: identity.deviceId, reason: result.reason, detail: result.detail },
       'message rejected',
@@ -215,6 +306,11 @@ export async function buildBroker(deps: BrokerDeps): Promise<Broker> {
     aedes,
     connected: () => sessions,
     revalidate,
+    disconnect(deviceId) {
+      const client = sessions.get(deviceId);
+      client?.close();
+      return client !== undefined;
+    },
     async close() {
       clearInterval(revalidation);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { z } from 'zod';
+import { deviceIdPattern } from '../../common/ids.js';
 
 export interface DeviceCredentials {
   deviceId: string;
@@ -6,6 +8,36 @@ export interface DeviceCredentials {
   deviceKey: string;
   tenantKey: string;
   active: boolean;
+}
+
+/**
+ * The Postgres channel on which the directory announces changes to a device's credentials, and
+ * every broker listens (LISTEN/NOTIFY). Postgres delivers a notification only once the change
+ * has committed, to every session listening in the database, whatever its role.
+ */
+export const DEVICE_CHANGES_CHANNEL = 'telemoat_device_changes';
+
+/**
+ * What a notification says: the device, by the id it connects with (the broker learns it from
+ * every CONNECT), and whether the change revokes the credentials it had (rotated, disabled,
+ * deleted) or lets it in again (enabled). Never a secret, a hash, an organisation or a name.
+ */
+const deviceChangeSchema = z.strictObject({
+  deviceId: z.string().regex(deviceIdPattern),
+  revoked: z.boolean(),
+});
+
+export type DeviceChange = z.output<typeof deviceChangeSchema>;
+
+export const deviceChangePayload = (change: DeviceChange): string => JSON.stringify(change);
+
+/** The change a notification's payload names, or null when it is not one. */
+export function readDeviceChange(payload: string): DeviceChange | null {
+  try {
+    return deviceChangeSchema.safeParse(JSON.parse(payload)).data ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,6 +1,11 @@
 import { newDeviceId, newDeviceSecret, newPseudonym } from '../../common/ids.js';
 import { hashDeviceSecret } from '../../common/secret-hash.js';
 import { transaction, type Queryable } from '../db/transaction.js';
+import {
+  DEVICE_CHANGES_CHANNEL,
+  deviceChangePayload,
+  type DeviceChange,
+} from './device-credentials.repository.js';
 
 export interface Device {
   id: string;
@@ -31,6 +36,14 @@ interface DeviceRow {
 }
 
 const columns = 'id, org_id, display_name, pseudonym, status, created_at, updated_at';
+
+/**
+ * Tells every broker that the device's credentials changed, in the caller's transaction:
+ * Postgres delivers it on commit, and never if the change is rolled back.
+ */
+async function announce(db: Queryable, change: DeviceChange): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [DEVICE_CHANGES_CHANNEL, deviceChangePayload(change)]);
+}
 
 const toDevice = (r: DeviceRow): Device => ({
   id: r.id,
@@ -114,14 +127,21 @@ export class DevicesRepository {
     return this.update(orgId, deviceId, 'display_name = $3', [displayName]);
   }
 
-  /** Disabling makes the broker refuse the device and drop its session at its next re-check. */
+  /**
+   * Disabling makes every broker drop the device's session and refuse it at once; enabling lets
+   * it in again without waiting for a broker to forget the refusal.
+   */
   async setStatus(orgId: string, deviceId: string, status: DeviceStatus): Promise<Device | null> {
-    return this.update(orgId, deviceId, 'status = $3', [status]);
+    return transaction(this.pool, async (client) => {
+      const device = await this.update(orgId, deviceId, 'status = $3', [status], client);
+      if (device) await announce(client, { deviceId, revoked: status === 'disabled' });
+      return device;
+    });
   }
 
   /**
-   * Replaces the device's secret and returns the new one, shown once like at provisioning. The
-   * broker's re-check sees the changed hash and drops a session signed in with the old secret.
+   * Replaces the device's secret and returns the new one, shown once like at provisioning. Every
+   * broker drops a session signed in with the old secret and refuses it from then on.
    */
   async rotateSecret(
     orgId: string,
@@ -139,6 +159,7 @@ export class DevicesRepository {
         'UPDATE device_credentials SET secret_hash = $2, rotated_at = now() WHERE device_id = $1',
         [deviceId, secretHash],
       );
+      await announce(client, { deviceId, revoked: true });
       return { device: toDevice(rows[0]), secret };
     });
   }
@@ -149,20 +170,25 @@ export class DevicesRepository {
    * telemetry is deleted; no name points to that pseudonym any more.
    */
   async remove(orgId: string, deviceId: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      'DELETE FROM devices WHERE org_id = $1 AND id = $2',
-      [orgId, deviceId],
-    );
-    return rowCount === 1;
+    return transaction(this.pool, async (client) => {
+      const { rowCount } = await client.query('DELETE FROM devices WHERE org_id = $1 AND id = $2', [
+        orgId,
+        deviceId,
+      ]);
+      if (rowCount === 1) await announce(client, { deviceId, revoked: true });
+      return rowCount === 1;
+    });
   }
 
+  /** `db` is the caller's transaction when the change must commit with something else. */
   private async update(
     orgId: string,
     deviceId: string,
     set: string,
     values: unknown[],
+    db: Queryable = this.pool,
   ): Promise<Device | null> {
-    const { rows } = await this.pool.query<DeviceRow>(
+    const { rows } = await db.query<DeviceRow>(
       `UPDATE devices SET ${set}, updated_at = now() WHERE org_id = $1 AND id = $2
        RETURNING ${columns}`,
       [orgId, deviceId, ...values],

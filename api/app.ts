@@ -27,6 +27,7 @@ import { orgsRoutes, type OrgsRoutesDeps } from './orgs/orgs.routes.js';
 import { securityRoutes, type SecurityRoutesDeps } from './security/security.routes.js';
 import { sessionsRoutes, type SessionsRoutesDeps } from './account/sessions.routes.js';
 import { signupRoutes, type SignupRoutesDeps } from './auth/signup.routes.js';
+import { passwordResetRoutes, type PasswordResetRoutesDeps } from './auth/password-reset.routes.js';
 import { refuseForbiddenKey } from '../common/json.js';
 
 /** The largest JSON body, after decompression: every request body the API takes is small. */
@@ -42,6 +43,7 @@ export type ApiDeps = AuthRoutesDeps &
   LiveRoutesDeps &
   MeRoutesDeps &
   SignupRoutesDeps &
+  PasswordResetRoutesDeps &
   InvitationsRoutesDeps &
   OrgsRoutesDeps &
   SessionsRoutesDeps &
@@ -77,6 +79,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
   return [
     ...authRoutes(deps),
     ...signupRoutes(deps),
+    ...passwordResetRoutes(deps),
     ...invitationsRoutes(deps),
     ...meRoutes(deps),
     ...sessionsRoutes(deps),

@@ -17,7 +17,7 @@ import { MetricUnitsRepository } from '../directory/organisations/metric-units.r
 import { MetricUnitsService } from '../directory/organisations/metric-units.service.js';
 import { InfluxClient } from '../influx/influx.client.js';
 import { createInfluxTelemetry } from '../influx/tenant-telemetry.js';
-import { authDeps } from './auth-deps.js';
+import { authDeps, passwordChecks } from './auth-deps.js';
 import { identityDeps } from './identity-deps.js';
 
 /** The built dashboard (`npm run build`). */
@@ -53,7 +53,13 @@ export async function startApi(config: ApiConfig, logger: Logger, hooks: ApiHook
     5000,
   );
 
-  const identity = identityDeps(pool, config, hooks.now);
+  const checks = passwordChecks(pool, config, hooks.now);
+  const auth = await authDeps(pool, config, checks, logger, hooks.now);
+  const identity = identityDeps(pool, config, {
+    passwords: checks.passwords,
+    sessions: auth.sessions,
+    ...(hooks.now ? { now: hooks.now } : {}),
+  });
   const devices = new DevicesRepository(pool);
   // Every read of telemetry goes through this port, one tenant at a time.
   const telemetry = createInfluxTelemetry({
@@ -77,7 +83,7 @@ export async function startApi(config: ApiConfig, logger: Logger, hooks: ApiHook
     live,
     mqttPublicUrl: config.MQTT_PUBLIC_URL,
     membersService: new MembersService(pool, directoryCryptoFrom(config)),
-    ...(await authDeps(pool, config, identity.users, logger, hooks.now)),
+    ...auth,
     dashboardDir,
     readiness: {
       postgres: () => pool.query('SELECT 1'),

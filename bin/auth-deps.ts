@@ -5,11 +5,13 @@ import { hashSecret, verifySecret } from '../common/secret-hash.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { OidcClient, parseOidcProviders } from '../directory/sessions/oidc.service.js';
 import { SessionService } from '../directory/sessions/session.service.js';
-import { SignInService, type SignInServiceDeps } from '../directory/sessions/sign-in.service.js';
+import { SignInService } from '../directory/sessions/sign-in.service.js';
+import { PasswordGuard } from '../directory/sessions/password-guard.js';
+import { UsersRepository } from '../directory/accounts/users.repository.js';
 import { KnownBrowsers } from '../directory/sessions/known-browser.js';
 import { SignInThrottle } from '../directory/sessions/sign-in-throttle.service.js';
 import { TokenService } from '../api/auth/token.service.js';
-import { masterKeyringFrom } from '../directory/crypto/crypto.config.js';
+import { directoryCryptoFrom, masterKeyringFrom } from '../directory/crypto/crypto.config.js';
 import { DataKeysRepository } from '../directory/crypto/data-keys.repository.js';
 import { OidcLoginsRepository } from '../directory/sessions/oidc-logins.repository.js';
 import { PlatformRolesRepository } from '../directory/security/platform-roles.repository.js';
@@ -24,16 +26,38 @@ import { UserDataKeys } from '../directory/crypto/user-data-keys.repository.js';
  * own Postgres pool (role `telemoat_api`). What sessions and sign-ins record about a person is
  * sealed with that person's data key (P12).
  */
+/**
+ * The security log and the throttle that every check of a password goes through (P10): built
+ * first, because the identity services check passwords too (e-mail change, password change).
+ */
+export function passwordChecks(pool: pg.Pool, config: ApiConfig, now: () => number = Date.now) {
+  const securityEvents = new SecurityEventsRepository(pool, now);
+  const throttle = new SignInThrottle(securityEvents, {
+    windowMs: config.SIGNIN_THROTTLE_WINDOW_MS,
+    freeAttemptsPerAccount: config.SIGNIN_THROTTLE_FREE_ATTEMPTS,
+    freeAttemptsPerNetwork: config.SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP,
+    accountCeiling: config.SIGNIN_THROTTLE_ACCOUNT_CEILING,
+    baseDelayMs: config.SIGNIN_THROTTLE_BASE_DELAY_MS,
+    maxDelayMs: config.SIGNIN_THROTTLE_MAX_DELAY_MS,
+  });
+  const passwords = new PasswordGuard({
+    throttle,
+    securityEvents,
+    accountHashKey: config.SECURITY_LOG_KEY,
+  });
+  return { securityEvents, passwords };
+}
+
 export async function authDeps(
   pool: pg.Pool,
   config: ApiConfig,
-  users: SignInServiceDeps['users'],
+  checks: ReturnType<typeof passwordChecks>,
   logger: Logger,
   now: () => number = Date.now,
 ) {
   const userKeys = new UserDataKeys(pool, new DataKeysRepository(pool, masterKeyringFrom(config)));
   const sessions = new SessionsRepository(pool, userKeys);
-  const securityEvents = new SecurityEventsRepository(pool, now);
+  const { securityEvents, passwords } = checks;
   const signIns = new SignInsRepository(pool, userKeys);
   const tokens = new TokenService({
     privateKeyPem: config.JWT_PRIVATE_KEY,
@@ -55,18 +79,11 @@ export async function authDeps(
     },
   });
   const signIn = new SignInService({
-    users,
+    users: new UsersRepository(pool, directoryCryptoFrom(config)),
     verifyPassword: verifySecret,
     decoyHash: await hashSecret(newDeviceSecret()),
     sessions: sessionService,
-    throttle: new SignInThrottle(securityEvents, {
-      windowMs: config.SIGNIN_THROTTLE_WINDOW_MS,
-      freeAttemptsPerAccount: config.SIGNIN_THROTTLE_FREE_ATTEMPTS,
-      freeAttemptsPerNetwork: config.SIGNIN_THROTTLE_FREE_ATTEMPTS_PER_IP,
-      accountCeiling: config.SIGNIN_THROTTLE_ACCOUNT_CEILING,
-      baseDelayMs: config.SIGNIN_THROTTLE_BASE_DELAY_MS,
-      maxDelayMs: config.SIGNIN_THROTTLE_MAX_DELAY_MS,
-    }),
+    passwords,
     knownBrowsers: new KnownBrowsers(config.SECURITY_LOG_KEY, now),
     securityEvents,
     accountHashKey: config.SECURITY_LOG_KEY,

@@ -5,6 +5,10 @@ import type { IdentityDeps } from '../directory/identity.context.js';
 import { createSmtpMailer, type Mailer } from '../directory/mail/mailer.js';
 import { OrganisationsRepository } from '../directory/organisations/organisations.repository.js';
 import { OrganisationsService } from '../directory/organisations/organisations.service.js';
+import {
+  PasswordService,
+  type PasswordServiceDeps,
+} from '../directory/accounts/password.service.js';
 import { ProfileService } from '../directory/accounts/profile.service.js';
 import { SignupService } from '../directory/accounts/signup.service.js';
 import { UsersRepository } from '../directory/accounts/users.repository.js';
@@ -52,15 +56,20 @@ export function identityContext(
  * (P5), organisations and invitations (P6, P7), the user's own settings and history (P11, P16),
  * and the SMTP mailer they share. Built on the API's pool (role `telemoat_api`).
  */
-export function identityDeps(pool: pg.Pool, config: ApiConfig, now: () => number = Date.now) {
-  const deps = identityContext(pool, config, now);
+export function identityDeps(
+  pool: pg.Pool,
+  config: ApiConfig,
+  options: Pick<PasswordServiceDeps, 'passwords' | 'sessions'> & { now?: () => number },
+) {
+  const deps = identityContext(pool, config, options.now);
   const { crypto, mailer } = deps;
   return {
+    passwordService: new PasswordService({ ...deps, ...options }),
     users: new UsersRepository(pool, crypto),
     organisations: new OrganisationsRepository(pool, crypto),
     signupService: new SignupService(deps),
-    profileService: new ProfileService(deps),
-    organisationsService: new OrganisationsService(deps),
+    profileService: new ProfileService({ ...deps, passwords: options.passwords }),
+    organisationsService: new OrganisationsService({ ...deps, passwords: options.passwords }),
     privacyTermsVersion: config.PRIVACY_TERMS_VERSION,
     /** Ends the mailer's connections on shutdown. */
     closeMailer: () => mailer.close(),

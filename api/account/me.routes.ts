@@ -9,11 +9,14 @@ import type {
 import {
   emailAddress,
   mailSettings,
+  newPassword,
   personName,
   phoneNumber,
   postalAddress,
 } from '../http/identity.schemas.js';
+import { clientIp } from '../http/client-info.js';
 import { defineRoute, type Route } from '../http/route.js';
+import type { PasswordService } from '../../directory/accounts/password.service.js';
 
 export interface MeRoutesDeps {
   profileService: {
@@ -22,9 +25,11 @@ export interface MeRoutesDeps {
     requestEmailChange(
       userId: string,
       request: { newEmail: string; password: string | undefined },
+      client: { ip: string | undefined },
     ): Promise<void>;
     auditHistory(userId: string, limit: number): Promise<AuditEntry[]>;
   };
+  passwordService: Pick<PasswordService, 'change'>;
 }
 
 /** The e-mail address is changed through POST /me/email, which verifies it again (P16). */
@@ -41,6 +46,11 @@ const emailChangeBody = z.strictObject({
   email: emailAddress,
   /** Required when the account has a password, so a stolen access token is not enough. */
   password: z.string().min(1).max(1024).optional(),
+});
+
+const passwordChangeBody = z.strictObject({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword,
 });
 
 const auditQuery = z.strictObject({
@@ -107,6 +117,26 @@ export function meRoutes(deps: MeRoutesDeps): Route[] {
     ),
     defineRoute(
       {
+        method: 'post',
+        path: '/me/password',
+        summary:
+          'Change the password (the current one required, checked under the sign-in throttle); every other session ends',
+        tag: 'me',
+        access: { kind: 'user' },
+        body: passwordChangeBody,
+        status: 204,
+        errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS', 'WEAK_PASSWORD'],
+      },
+      async ({ req, userId, body }) => {
+        await deps.passwordService.change(userId, body, {
+          ip: clientIp(req),
+          sessionId: req.sessionId!,
+        });
+        return undefined;
+      },
+    ),
+    defineRoute(
+      {
         method: 'patch',
         path: '/me',
         summary:
@@ -140,13 +170,14 @@ export function meRoutes(deps: MeRoutesDeps): Route[] {
         body: emailChangeBody,
         status: 202,
         response: z.object({ status: z.literal('email_sent') }),
-        errors: ['INVALID_CREDENTIALS'],
+        errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
       },
-      async ({ userId, body }) => {
-        await deps.profileService.requestEmailChange(userId, {
-          newEmail: body.email,
-          password: body.password,
-        });
+      async ({ req, userId, body }) => {
+        await deps.profileService.requestEmailChange(
+          userId,
+          { newEmail: body.email, password: body.password },
+          { ip: clientIp(req) },
+        );
         // Nothing changes until the link sent to the new address is used.
         return { status: 'email_sent' as const };
       },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import {
-  joinTimePattern,
+  printedTimePattern,
   type MemberPosition,
 } from '../../directory/organisations/members.repository.js';
 import type { Actor, Member } from '../../directory/organisations/members.service.js';
@@ -19,7 +19,7 @@ export interface MembersRoutesDeps {
 }
 
 const memberParams = orgParams.extend({ userId: z.uuid() });
-const memberPosition = z.tuple([z.string().regex(joinTimePattern), z.uuid()]);
+const memberPosition = z.tuple([z.string().regex(printedTimePattern), z.uuid()]);
 const member = z.object({
   userId: z.string(),
   name: z.string().nullable(),

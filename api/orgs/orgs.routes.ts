@@ -1,7 +1,13 @@
 import { z } from 'zod';
+import type { InvitationPosition } from '../../directory/organisations/invitations.repository.js';
+import { printedTimePattern } from '../../directory/organisations/members.repository.js';
+import type { Actor } from '../../directory/organisations/members.service.js';
 import { roleSchema } from '../../directory/organisations/roles.js';
 import type { Organisation } from '../../directory/organisations/organisations.repository.js';
-import type { InvitationRequest } from '../../directory/organisations/organisations.service.js';
+import type {
+  InvitationRequest,
+  PendingInvitation,
+} from '../../directory/organisations/organisations.service.js';
 import type { Role } from '../../directory/organisations/roles.js';
 import {
   emailAddress,
@@ -10,8 +16,9 @@ import {
   postalAddress,
   region,
 } from '../http/identity.schemas.js';
+import { decodeCursor, pageOf } from '../http/page-cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
-import { orgParams } from '../http/params.js';
+import { orgParams, pageQuery } from '../http/params.js';
 
 export interface OrgsRoutesDeps {
   organisationsService: {
@@ -23,7 +30,12 @@ export interface OrgsRoutesDeps {
       inviterId: string,
       orgId: string,
       request: InvitationRequest,
-    ): Promise<{ expiresAt: Date; role: Role }>;
+    ): Promise<{ id: string; expiresAt: Date; role: Role }>;
+    invitations(
+      orgId: string,
+      page: { limit: number; after?: InvitationPosition },
+    ): Promise<PendingInvitation[]>;
+    revokeInvitation(actor: Actor, orgId: string, invitationId: string): Promise<void>;
   };
 }
 
@@ -37,8 +49,19 @@ const inviteBody = z.strictObject({
   name: personName,
   role: roleSchema.default('member'),
 });
+const invitationParams = orgParams.extend({ invitationId: z.uuid() });
+const invitationPosition = z.tuple([z.string().regex(printedTimePattern), z.uuid()]);
+const pendingInvitation = z.object({
+  id: z.string(),
+  /** The address the organisation typed; not the invitee's name, which is theirs until they join. */
+  email: z.string().nullable(),
+  role: roleSchema,
+  inviter: z.object({ userId: z.string(), name: z.string().nullable() }).nullable(),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+});
 
-/** Creating organisations and inviting people into them (P6). */
+/** Creating organisations, inviting people into them and revoking invitations (P6). */
 export function orgsRoutes(deps: OrgsRoutesDeps): Route[] {
   return [
     defineRoute(
@@ -81,17 +104,77 @@ export function orgsRoutes(deps: OrgsRoutesDeps): Route[] {
         body: inviteBody,
         status: 201,
         response: z.object({
-          invitation: z.object({ role: roleSchema, expiresAt: z.iso.datetime() }),
+          invitation: z.object({ id: z.string(), role: roleSchema, expiresAt: z.iso.datetime() }),
         }),
         errors: ['CONFLICT'],
       },
       async ({ userId, org, body }) => {
         // The service checks the inviter's role again, with the invited role in view.
         const invitation = await deps.organisationsService.invite(userId, org.orgId, body);
-        // The link goes only to the invitee's mailbox; the caller learns when it expires.
+        // The link goes only to the invitee's mailbox; the caller learns its id and expiry.
         return {
-          invitation: { role: invitation.role, expiresAt: invitation.expiresAt.toISOString() },
+          invitation: {
+            id: invitation.id,
+            role: invitation.role,
+            expiresAt: invitation.expiresAt.toISOString(),
+          },
         };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/orgs/:orgId/invitations',
+        summary:
+          "The organisation's pending invitations, oldest first: address, role, inviter, when sent and when they expire",
+        tag: 'organisations',
+        // Those who may invite (mayInvite): owners and admins.
+        access: { kind: 'org', minRole: 'admin' },
+        params: orgParams,
+        query: pageQuery,
+        response: z.object({
+          invitations: z.array(pendingInvitation),
+          nextCursor: z.string().nullable(),
+        }),
+      },
+      async ({ org, query }) => {
+        const after = query.cursor ? decodeCursor(invitationPosition, query.cursor) : undefined;
+        const rows = await deps.organisationsService.invitations(org.orgId, {
+          limit: query.limit + 1,
+          ...(after ? { after: { createdAt: after[0], id: after[1] } } : {}),
+        });
+        const page = pageOf(rows, query.limit, (i) => [i.position, i.id]);
+        return {
+          invitations: page.items.map((i) => ({
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            inviter: i.inviter,
+            createdAt: i.createdAt.toISOString(),
+            expiresAt: i.expiresAt.toISOString(),
+          })),
+          nextCursor: page.nextCursor,
+        };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'delete',
+        path: '/orgs/:orgId/invitations/:invitationId',
+        summary:
+          'Revoke a pending invitation: its link stops working at once (only owners revoke invitations of owners)',
+        tag: 'organisations',
+        access: { kind: 'org', minRole: 'admin' },
+        params: invitationParams,
+        status: 204,
+      },
+      async ({ userId, org, params }) => {
+        await deps.organisationsService.revokeInvitation(
+          { userId },
+          org.orgId,
+          params.invitationId,
+        );
+        return undefined;
       },
     ),
   ];

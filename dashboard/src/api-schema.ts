@@ -147,8 +147,25 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Sign up; the account stays inactive until the e-mailed link is used. Always 202, whether or not the address has an account */
+    /** Sign up with an e-mail address: a link is sent there to choose name and password. Always 202, whether or not the address has an account; a few e-mails per address per hour */
     post: operations['postAuthSignup'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/signup/complete': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Use a sign-up link's token: choose the account's name and password and accept the privacy terms; the account is active then. Single-use, expiring */
+    post: operations['postAuthSignupComplete'];
     delete?: never;
     options?: never;
     head?: never;
@@ -164,8 +181,42 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Use the token of a sign-up or e-mail-change link; single-use, expiring */
+    /** Use the token of an e-mail change link: the account moves to the new address (P16); single-use, expiring */
     post: operations['postAuthVerifyEmail'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/password-reset': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Ask for a password reset link by e-mail. Always 202, whether or not the address has an account; a few e-mails per address per hour */
+    post: operations['postAuthPasswordReset'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/password-reset/complete': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Use a reset link's token to set a new password; single-use, expiring; every session of the account ends */
+    post: operations['postAuthPasswordResetComplete'];
     delete?: never;
     options?: never;
     head?: never;
@@ -181,7 +232,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Accept an invitation with the token from its e-mail, a password and the privacy terms: a verified member from then on */
+    /** Accept an invitation with the token from its e-mail, a password and the privacy terms: a verified member from then on; a member already keeps their role (`alreadyMember`) */
     post: operations['postInvitationsAccept'];
     delete?: never;
     options?: never;
@@ -205,6 +256,23 @@ export interface paths {
     head?: never;
     /** Correct name, phone, address or the e-mail setting omitNamesInEmail (P14, P16); audited by field name */
     patch: operations['patchMe'];
+    trace?: never;
+  };
+  '/api/v1/me/password': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Change the password (the current one required, checked under the sign-in throttle); every other session ends */
+    post: operations['postMePassword'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/api/v1/me/email': {
@@ -333,11 +401,29 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The organisation's pending invitations, oldest first: address, role, inviter, when sent and when they expire */
+    get: operations['getOrgsOrgIdInvitations'];
     put?: never;
     /** Invite someone by e-mail with a role (only owners invite owners); creates an inactive account if there is none (P6) */
     post: operations['postOrgsOrgIdInvitations'];
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/orgs/{orgId}/invitations/{invitationId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke a pending invitation: its link stops working at once (only owners revoke invitations of owners) */
+    delete: operations['deleteOrgsOrgIdInvitationsInvitationId'];
     options?: never;
     head?: never;
     patch?: never;
@@ -1261,17 +1347,11 @@ export interface operations {
         'application/json': {
           /** Format: email */
           email: string;
-          name: string;
-          password: string;
-          termsVersion: string;
-          settings?: {
-            omitNamesInEmail?: boolean;
-          };
         };
       };
     };
     responses: {
-      /** @description Sign up; the account stays inactive until the e-mailed link is used. Always 202, whether or not the address has an account */
+      /** @description Sign up with an e-mail address: a link is sent there to choose name and password. Always 202, whether or not the address has an account; a few e-mails per address per hour */
       202: {
         headers: {
           [name: string]: unknown;
@@ -1283,7 +1363,87 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`: The request is not valid. `WEAK_PASSWORD`: Choose a longer or a less common password. `TERMS_NOT_ACCEPTED`: Accept the current privacy terms to continue. */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  postAuthSignupComplete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          token: string;
+          name: string;
+          password: string;
+          termsVersion: string;
+          settings?: {
+            omitNamesInEmail?: boolean;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Use a sign-up link's token: choose the account's name and password and accept the privacy terms; the account is active then. Single-use, expiring */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @constant */
+            status: 'verified';
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. `TOKEN_INVALID`: This link is not valid; it may be used or expired. `WEAK_PASSWORD`: Choose a longer or a less common password. `TERMS_NOT_ACCEPTED`: Accept the current privacy terms to continue. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1345,15 +1505,15 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Use the token of a sign-up or e-mail-change link; single-use, expiring */
+      /** @description Use the token of an e-mail change link: the account moves to the new address (P16); single-use, expiring */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json': {
-            /** @enum {string} */
-            status: 'verified' | 'email_changed';
+            /** @constant */
+            status: 'email_changed';
           };
         };
       };
@@ -1368,6 +1528,151 @@ export interface operations {
       };
       /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  postAuthPasswordReset: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** Format: email */
+          email: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Ask for a password reset link by e-mail. Always 202, whether or not the address has an account; a few e-mails per address per hour */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @constant */
+            status: 'email_sent';
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  postAuthPasswordResetComplete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          token: string;
+          password: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Use a reset link's token to set a new password; single-use, expiring; every session of the account ends */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. `TOKEN_INVALID`: This link is not valid; it may be used or expired. `WEAK_PASSWORD`: Choose a longer or a less common password. */
+      400: {
         headers: {
           [name: string]: unknown;
         };
@@ -1431,7 +1736,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Accept an invitation with the token from its e-mail, a password and the privacy terms: a verified member from then on */
+      /** @description Accept an invitation with the token from its e-mail, a password and the privacy terms: a verified member from then on; a member already keeps their role (`alreadyMember`) */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1443,6 +1748,7 @@ export interface operations {
               /** @enum {string} */
               role: 'viewer' | 'member' | 'admin' | 'owner';
             };
+            alreadyMember: boolean;
           };
         };
       };
@@ -1473,7 +1779,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      /** @description `TOO_MANY_ATTEMPTS`: Too many failed sign-ins; wait and try again. `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
           [name: string]: unknown;
@@ -1673,6 +1979,85 @@ export interface operations {
       };
     };
   };
+  postMePassword: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          currentPassword: string;
+          newPassword: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Change the password (the current one required, checked under the sign-in throttle); every other session ends */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. `WEAK_PASSWORD`: Choose a longer or a less common password. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHENTICATED`: Sign in to continue. `INVALID_CREDENTIALS`: E-mail or password is wrong. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_ATTEMPTS`: Too many failed sign-ins; wait and try again. `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   postMeEmail: {
     parameters: {
       query?: never;
@@ -1729,7 +2114,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      /** @description `TOO_MANY_ATTEMPTS`: Too many failed sign-ins; wait and try again. `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
           [name: string]: unknown;
@@ -2255,6 +2640,110 @@ export interface operations {
       };
     };
   };
+  getOrgsOrgIdInvitations: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        orgId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The organisation's pending invitations, oldest first: address, role, inviter, when sent and when they expire */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            invitations: {
+              id: string;
+              email: string | null;
+              /** @enum {string} */
+              role: 'viewer' | 'member' | 'admin' | 'owner';
+              inviter: {
+                userId: string;
+                name: string | null;
+              } | null;
+              /** Format: date-time */
+              createdAt: string;
+              /** Format: date-time */
+              expiresAt: string;
+            }[];
+            nextCursor: string | null;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHENTICATED`: Sign in to continue. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `FORBIDDEN`: You do not have the role this needs. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `NOT_FOUND`: There is nothing here. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   postOrgsOrgIdInvitations: {
     parameters: {
       query?: never;
@@ -2287,6 +2776,7 @@ export interface operations {
         content: {
           'application/json': {
             invitation: {
+              id: string;
               /** @enum {string} */
               role: 'viewer' | 'member' | 'admin' | 'owner';
               /** Format: date-time */
@@ -2333,6 +2823,99 @@ export interface operations {
       };
       /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteOrgsOrgIdInvitationsInvitationId: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        orgId: string;
+        invitationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Revoke a pending invitation: its link stops working at once (only owners revoke invitations of owners) */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHENTICATED`: Sign in to continue. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `FORBIDDEN`: You do not have the role this needs. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `NOT_FOUND`: There is nothing here. */
+      404: {
         headers: {
           [name: string]: unknown;
         };

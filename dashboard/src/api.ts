@@ -103,7 +103,10 @@ export async function request(path: string, options: RequestOptions = {}): Promi
     });
   let response = await send();
   if (response.status === 401 && accessToken !== null && !path.startsWith('/auth/')) {
-    if (await refresh()) response = await send();
+    // Only an expired or ended token is worth a refresh: a wrong password (INVALID_CREDENTIALS)
+    // sent again would only count as a second failure.
+    const { code } = (await response.clone().json()) as { code?: string };
+    if (code === 'UNAUTHENTICATED' && (await refresh())) response = await send();
   }
   if (!response.ok) throw await errorOf(response);
   return response;

@@ -6,7 +6,9 @@ import { type Answer, api, logout, type Me, onSessionChange, refresh } from './a
 import {
   AcceptInvitationPage,
   CompleteSignUpPage,
+  ForgotPasswordPage,
   Logo,
+  ResetPasswordPage,
   SignInPage,
   SignUpPage,
   VerifyEmailPage,
@@ -22,6 +24,8 @@ import { ErrorNote, Spinner } from './ui';
 const publicPages: Record<string, () => preact.JSX.Element> = {
   '/sign-up': () => <SignUpPage />,
   '/sign-up/complete': () => <CompleteSignUpPage />,
+  '/forgot-password': () => <ForgotPasswordPage />,
+  '/reset-password': () => <ResetPasswordPage />,
   '/verify-email': () => <VerifyEmailPage />,
   '/accept-invitation': () => <AcceptInvitationPage />,
 };

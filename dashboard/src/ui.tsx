@@ -57,28 +57,23 @@ export function Field(props: FieldProps) {
   );
 }
 
-/** A person's name and e-mail address, both required. */
+/**
+ * Someone else's name and e-mail address (an invitee), both required. The browser is not to
+ * fill in the user's own details here.
+ */
 export function NameAndEmail(props: {
   name: string;
   email: string;
   onName: (name: string) => void;
   onEmail: (email: string) => void;
-  /** The browser is not to fill in the user's own details for someone else. */
-  someoneElse?: boolean;
 }) {
   return (
     <>
-      <Field
-        label="Name"
-        autocomplete={props.someoneElse ? 'off' : 'name'}
-        required
-        value={props.name}
-        onInput={props.onName}
-      />
+      <Field label="Name" autocomplete="off" required value={props.name} onInput={props.onName} />
       <Field
         label="E-mail"
         type="email"
-        autocomplete={props.someoneElse ? 'off' : 'email'}
+        autocomplete="off"
         required
         value={props.email}
         onInput={props.onEmail}

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../common/errors.js';
-import { hashDeviceSecret } from '../../common/secret-hash.js';
+import { hashDeviceSecret, verifySecret } from '../../common/secret-hash.js';
 import { normaliseEmail } from '../crypto/blind-index.js';
 import { newOneTimeToken } from '../crypto/one-time-token.js';
 import { requireStrongPassword } from '../identity.context.js';
 import type { AuditEntry, AuditLogRepository } from './audit-log.repository.js';
 import { checkEmailChange, type ProfileService } from './profile.service.js';
+import type { CheckClient, PasswordGuard } from '../sessions/password-guard.js';
+import type { SessionsRepository } from '../sessions/sessions.repository.js';
+import type { PasswordService } from './password.service.js';
 import type { SignupInput, SignupService, CompleteSignupInput } from './signup.service.js';
 import {
   EmailInUseError,
@@ -215,6 +218,7 @@ export class FakeProfileService implements Pick<ProfileService, keyof ProfileSer
       users: FakeUsers;
       memberships: (userId: string) => Promise<Membership[]>;
       audit: Pick<AuditLogRepository, 'record' | 'listForUser'>;
+      passwords: Pick<PasswordGuard, 'attempt'>;
     },
   ) {}
 
@@ -242,8 +246,14 @@ export class FakeProfileService implements Pick<ProfileService, keyof ProfileSer
   async requestEmailChange(
     userId: string,
     request: { newEmail: string; password: string | undefined },
+    client: CheckClient,
   ): Promise<void> {
-    const account = await checkEmailChange(await this.deps.users.findById(userId), request);
+    const account = await checkEmailChange(
+      await this.deps.users.findById(userId),
+      request,
+      this.deps.passwords,
+      client,
+    );
     const holder = await this.deps.users.findByEmail(request.newEmail);
     this.outbox.push(
       holder
@@ -313,6 +323,70 @@ export class FakeSignupService implements Pick<SignupService, keyof SignupServic
   /** E-mail changes are the profile's (FakeProfileService): no link of theirs is known here. */
   verifyEmail(): Promise<void> {
     return Promise.reject(new AppError('TOKEN_INVALID'));
+  }
+}
+
+/**
+ * PasswordService over FakeUsers, with the real password guard: the current password checked
+ * under the throttle, the same refusals, sessions ended, single-use reset links. The per-address
+ * mail quota is SQL and lives in the real service only.
+ */
+export class FakePasswordService implements Pick<PasswordService, keyof PasswordService> {
+  readonly outbox: FakeMail[] = [];
+  private readonly resets = new Map<string, string>();
+
+  constructor(
+    private readonly deps: {
+      users: FakeUsers;
+      passwords: Pick<PasswordGuard, 'attempt'>;
+      sessions: Pick<SessionsRepository, 'revokeAll'>;
+      audit: Pick<AuditLogRepository, 'record'>;
+    },
+  ) {}
+
+  async change(
+    userId: string,
+    request: { currentPassword: string; newPassword: string },
+    client: CheckClient & { sessionId: string },
+  ): Promise<void> {
+    const account = await this.deps.users.findById(userId);
+    if (!account) throw new AppError('UNAUTHENTICATED');
+    await this.deps.passwords.attempt(account.email, client, async () =>
+      account.passwordHash && (await verifySecret(request.currentPassword, account.passwordHash))
+        ? account
+        : null,
+    );
+    requireStrongPassword(request.newPassword);
+    await this.setPassword(userId, request.newPassword, 'password.changed');
+    await this.deps.sessions.revokeAll(userId, 'password', client.sessionId);
+  }
+
+  async requestReset(email: string): Promise<void> {
+    const account = await this.deps.users.findByEmail(email);
+    if (!account?.verified) return;
+    const token = newLinkToken();
+    this.resets.set(token, account.id);
+    this.outbox.push({ to: account.email, purpose: 'password-reset', token });
+  }
+
+  async completeReset(token: string, newPassword: string): Promise<void> {
+    requireStrongPassword(newPassword);
+    const userId = this.resets.get(token);
+    if (userId === undefined) throw new AppError('TOKEN_INVALID');
+    for (const [other, owner] of this.resets) if (owner === userId) this.resets.delete(other);
+    await this.setPassword(userId, newPassword, 'password.reset');
+    await this.deps.sessions.revokeAll(userId, 'password');
+  }
+
+  private async setPassword(
+    userId: string,
+    password: string,
+    action: 'password.changed' | 'password.reset',
+  ): Promise<void> {
+    await this.deps.users.setPassword(userId, fakePasswordHash(password));
+    await this.deps.audit.record({ userId, actorUserId: userId, action });
+    const account = (await this.deps.users.findById(userId))!;
+    this.outbox.push({ to: account.email, purpose: 'password-changed' });
   }
 }
 

@@ -7,8 +7,12 @@ export type AuditAction =
   | 'email.change_requested'
   | 'email.changed'
   | 'profile.updated'
+  | 'password.changed'
+  | 'password.reset'
   | 'invitation.created'
   | 'invitation.accepted'
+  // Recorded on the invitee's history, with the owner or admin who revoked it (P6, P11).
+  | 'invitation.revoked'
   | 'organisation.created'
   // Changes an organisation admin made, recorded on the admin's own history (issue 5).
   | 'device.created'

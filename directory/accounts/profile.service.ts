@@ -7,6 +7,7 @@ import { linksOf, sendAll, type IdentityDeps } from '../identity.context.js';
 import { emailChangeMail, emailChangeNoticeMail, emailInUseMail } from '../mail/mail-templates.js';
 import type { MailMessage } from '../mail/mailer.js';
 import { transaction } from '../db/transaction.js';
+import type { CheckClient, PasswordGuard } from '../sessions/password-guard.js';
 import {
   UsersRepository,
   type Membership,
@@ -20,7 +21,9 @@ import {
  * by value.
  */
 export class ProfileService {
-  constructor(private readonly deps: IdentityDeps) {}
+  constructor(
+    private readonly deps: IdentityDeps & { passwords: Pick<PasswordGuard, 'attempt'> },
+  ) {}
 
   async profile(userId: string): Promise<UserProfile & { memberships: Membership[] }> {
     const users = new UsersRepository(this.deps.pool, this.deps.crypto);
@@ -56,10 +59,11 @@ export class ProfileService {
   async requestEmailChange(
     userId: string,
     request: { newEmail: string; password: string | undefined },
+    client: CheckClient,
   ): Promise<void> {
     const { crypto, settings } = this.deps;
     const users = new UsersRepository(this.deps.pool, crypto);
-    await checkEmailChange(await users.findById(userId), request);
+    await checkEmailChange(await users.findById(userId), request, this.deps.passwords, client);
     const links = linksOf(this.deps);
     const mails = await transaction(this.deps.pool, async (client) => {
       const txUsers = new UsersRepository(client, crypto);
@@ -103,19 +107,24 @@ export class ProfileService {
 
 /**
  * Whether the account may move to `newEmail`: it must exist, give its current password when it
- * has one (someone holding a stolen access token must not be able to take it over), and name
- * an address it does not have already. Returns the account.
+ * has one (someone holding a stolen access token must not be able to take it over), checked
+ * under the sign-in throttle like every password (P10), and name an address it does not have
+ * already. Returns the account.
  */
 export async function checkEmailChange<A extends { passwordHash: string | null; email: string }>(
   account: A | null,
   request: { newEmail: string; password: string | undefined },
+  passwords: Pick<PasswordGuard, 'attempt'>,
+  client: CheckClient,
 ): Promise<A> {
   if (!account) throw new AppError('UNAUTHENTICATED');
-  if (account.passwordHash !== null) {
-    const matches =
-      request.password !== undefined &&
-      (await verifySecret(request.password, account.passwordHash));
-    if (!matches) throw new AppError('INVALID_CREDENTIALS');
+  const { passwordHash } = account;
+  if (passwordHash !== null) {
+    await passwords.attempt(account.email, client, async () =>
+      request.password !== undefined && (await verifySecret(request.password, passwordHash))
+        ? account
+        : null,
+    );
   }
   if (normaliseEmail(request.newEmail) === normaliseEmail(account.email)) {
     throw new AppError('VALIDATION_FAILED', [

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { purgeUnacceptedInvitations, type InvitationPurge } from './purge-invitations.job.js';
 import { purgeMailQuota } from './purge-mail-quota.job.js';
+import { purgeExpiredPasswordResets } from './purge-password-resets.job.js';
 import { purgeExpiredRegistrations } from './purge-registrations.job.js';
 import {
   purgeSecurityRecords,
@@ -11,6 +12,7 @@ import {
 export type DirectoryJobsResult = InvitationPurge & {
   registrations: number;
   mailQuota: number;
+  passwordResets: number;
   security: PurgeCounts;
 };
 
@@ -22,7 +24,8 @@ export async function runDirectoryJobs(
   const invitations = await purgeUnacceptedInvitations(pool);
   const registrations = await purgeExpiredRegistrations(pool);
   const mailQuota = await purgeMailQuota(pool);
+  const passwordResets = await purgeExpiredPasswordResets(pool);
   // P10, P11: security events, sign-in history, ended sessions (purge-security-records.job.ts).
   const security = await purgeSecurityRecords(pool, retention);
-  return { ...invitations, ...registrations, ...mailQuota, security };
+  return { ...invitations, ...registrations, ...mailQuota, ...passwordResets, security };
 }

@@ -21,6 +21,7 @@ export interface MailLinks {
   completeSignup(token: string): string;
   verifyEmail(token: string): string;
   acceptInvitation(token: string): string;
+  resetPassword(token: string): string;
   signIn(): string;
 }
 
@@ -34,6 +35,7 @@ export function mailLinks(publicUrl: string): MailLinks {
     completeSignup: (token) => `${base}/sign-up/complete#token=${token}`,
     verifyEmail: (token) => `${base}/verify-email#token=${token}`,
     acceptInvitation: (token) => `${base}/accept-invitation#token=${token}`,
+    resetPassword: (token) => `${base}/reset-password#token=${token}`,
     signIn: () => `${base}/`,
   };
 }
@@ -133,6 +135,30 @@ export function emailInUseMail(to: Recipient): MailContent {
     text: body(
       greeting(to),
       'Someone asked to move another Telemoat account to this e-mail address, but it already belongs to your account. Nothing was changed.',
+    ),
+  };
+}
+
+export function passwordResetMail(to: Recipient, link: string, validHours: number): MailContent {
+  return {
+    subject: 'Reset your Telemoat password',
+    text: body(
+      greeting(to),
+      'Someone, hopefully you, asked to reset the password of your Telemoat account. Open this link to choose a new one:',
+      link,
+      `The link works once and for ${validFor(validHours)}. Choosing a new password signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is.`,
+    ),
+  };
+}
+
+/** Tells the owner at once, so a change they did not make does not go unnoticed. */
+export function passwordChangedMail(to: Recipient): MailContent {
+  return {
+    subject: 'Your Telemoat password was changed',
+    text: body(
+      greeting(to),
+      'The password of your Telemoat account was just changed, and your other sessions were ended.',
+      'If this was not you, reset your password from the sign-in page at once.',
     ),
   };
 }

@@ -19,6 +19,7 @@ export interface NewInvitation {
 }
 
 export interface CreatedInvitation {
+  id: string;
   mail: MailMessage;
   expiresAt: Date;
   /** Whether the address had an account already. */
@@ -90,6 +91,7 @@ export async function createInvitation(
     },
   );
   return {
+    id: invitation.id,
     mail: { to: invitee.email, ...content },
     expiresAt: invitation.expiresAt,
     account: existing ? 'existing' : 'created',

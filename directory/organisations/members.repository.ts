@@ -15,8 +15,11 @@ export interface MemberPosition {
   userId: string;
 }
 
-/** How Postgres prints a timestamptz: the only join times a cursor may carry. */
-export const joinTimePattern =
+/**
+ * How Postgres prints a timestamptz: the only times a cursor may carry (members' join times,
+ * invitations' creation times).
+ */
+export const printedTimePattern =
   /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 
 /** An organisation's memberships. Who the members are lives sealed in `users`. */

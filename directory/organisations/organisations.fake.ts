@@ -11,6 +11,7 @@ import {
 import type { AuditLogRepository } from '../accounts/audit-log.repository.js';
 import type { Membership } from '../accounts/users.repository.js';
 import { requireStrongPassword } from '../identity.context.js';
+import type { InvitationPosition, PendingInvitationRow } from './invitations.repository.js';
 import type { MemberPosition, MemberRow } from './members.repository.js';
 import {
   checkMembershipChange,
@@ -20,12 +21,17 @@ import {
 } from './members.service.js';
 import type { Organisation, OrganisationsRepository } from './organisations.repository.js';
 import {
+  acceptanceOf,
   mayInvite,
+  pendingInvitation,
+  type AcceptedInvitation,
   type AcceptInvitationRequest,
   type InvitationRequest,
   type OrganisationsService,
+  type PendingInvitation,
 } from './organisations.service.js';
 import type { Role } from './roles.js';
+import type { PasswordGuard } from '../sessions/password-guard.js';
 
 type OrganisationStore = Pick<OrganisationsRepository, keyof OrganisationsRepository>;
 
@@ -40,8 +46,7 @@ interface StoredMembership extends MemberRow {
 export class FakeOrganisations implements OrganisationStore {
   private readonly orgs = new Map<string, Organisation>();
   private readonly memberships: StoredMembership[] = [];
-  /** Postgres stamps joins to the microsecond; this keeps joins within one millisecond apart. */
-  private joins = 0;
+  private readonly stamp = new PrintedTimes();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -69,26 +74,27 @@ export class FakeOrganisations implements OrganisationStore {
     });
   }
 
-  /** Adds a member, or changes the role of one, as the repository's upsert does. */
-  addMember(orgId: string, userId: string, role: Role): Promise<void> {
+  /** Adds a member; false, changing nothing, when they are one already (as the repository). */
+  addMember(orgId: string, userId: string, role: Role): Promise<boolean> {
     return answer(() => {
       if (!this.orgs.has(orgId)) throw new Error(`no organisation ${orgId}`);
-      const known = this.find1(orgId, userId);
-      if (known) {
-        known.role = role;
-        return;
-      }
+      if (this.find1(orgId, userId)) return false;
       const now = this.now();
-      const micro = String((now % 1000) * 1000 + (this.joins++ % 1000)).padStart(6, '0');
-      const printed = new Date(now).toISOString().slice(0, 19).replace('T', ' ');
       this.memberships.push({
         orgId,
         userId,
         role,
         joinedAt: new Date(now),
-        position: `${printed}.${micro}+00`,
+        position: this.stamp.print(now),
       });
+      return true;
     });
+  }
+
+  /** Changes a member's role, as MembersRepository.setRole. */
+  setRole(orgId: string, userId: string, role: Role): void {
+    const member = this.find1(orgId, userId);
+    if (member) member.role = role;
   }
 
   membership(orgId: string, userId: string): Promise<{ role: Role; tenantKey: string } | null> {
@@ -159,25 +165,31 @@ interface FakeDirectoryDeps {
   now?: () => number;
 }
 
+interface StoredInvitation extends PendingInvitationRow {
+  orgId: string;
+}
+
 /**
  * OrganisationsService over the fakes (P6): the creator owns the organisation; owners invite
- * anyone, admins anyone but owners; an invitation to a new address creates an inactive account
- * the organisation created, which accepting the link activates.
+ * anyone, admins anyone but owners, and revoke what they may invite; an invitation to a new
+ * address creates an inactive account the organisation created, which accepting the link
+ * activates. Acceptance follows the service's rule (acceptanceOf): refused once the inviter may
+ * no longer invite, and never a change of an existing member's role.
  */
 export class FakeOrganisationsService implements Pick<
   OrganisationsService,
   keyof OrganisationsService
 > {
   readonly outbox: FakeMail[] = [];
-  private readonly invitations = new Map<
-    string,
-    { orgId: string; userId: string; role: Role; expiresAt: Date }
-  >();
+  /** By token. */
+  private readonly pending = new Map<string, StoredInvitation>();
+  private readonly stamp = new PrintedTimes();
 
   constructor(
     private readonly deps: FakeDirectoryDeps & {
       termsVersion: string;
       invitationTtlDays: number;
+      passwords: Pick<PasswordGuard, 'attempt'>;
     },
   ) {}
 
@@ -201,7 +213,7 @@ export class FakeOrganisationsService implements Pick<
     inviterId: string,
     orgId: string,
     request: InvitationRequest,
-  ): Promise<{ expiresAt: Date; role: Role }> {
+  ): Promise<{ id: string; expiresAt: Date; role: Role }> {
     const { organisations, users } = this.deps;
     const mine = await organisations.membership(orgId, inviterId);
     if (!mine) throw new AppError('NOT_FOUND');
@@ -220,46 +232,108 @@ export class FakeOrganisationsService implements Pick<
         origin: 'invitation',
         createdByOrgId: orgId,
       }));
-    const now = (this.deps.now ?? Date.now)();
-    const expiresAt = new Date(now + this.deps.invitationTtlDays * 86_400_000);
+    const now = this.now();
+    const invitation: StoredInvitation = {
+      id: randomUUID(),
+      orgId,
+      userId,
+      role: request.role,
+      invitedBy: inviterId,
+      createdAt: new Date(now),
+      expiresAt: new Date(now + this.deps.invitationTtlDays * 86_400_000),
+      position: this.stamp.print(now),
+    };
     const token = newLinkToken();
-    this.invitations.set(token, { orgId, userId, role: request.role, expiresAt });
+    this.pending.set(token, invitation);
     this.outbox.push({ to: request.email.trim(), purpose: 'invitation', token });
-    return { expiresAt, role: request.role };
+    return { id: invitation.id, expiresAt: invitation.expiresAt, role: request.role };
   }
 
-  async accept(request: AcceptInvitationRequest): Promise<{ orgId: string; role: Role }> {
+  /** One page of the organisation's pending invitations, oldest first, as the service reads it. */
+  async invitations(
+    orgId: string,
+    page: { limit: number; after?: InvitationPosition },
+  ): Promise<PendingInvitation[]> {
+    const rows = [...this.pending.values()]
+      .filter((i) => i.orgId === orgId && this.live(i))
+      .sort((a, b) => compare([a.position, a.id], [b.position, b.id]))
+      .filter(
+        (i) =>
+          !page.after || compare([i.position, i.id], [page.after.createdAt, page.after.id]) > 0,
+      )
+      .slice(0, page.limit);
+    const profiles = await this.deps.users.profiles(
+      rows.flatMap((r) => (r.invitedBy ? [r.userId, r.invitedBy] : [r.userId])),
+    );
+    return rows.map((row) => pendingInvitation(row, profiles));
+  }
+
+  async revokeInvitation(actor: Actor, orgId: string, invitationId: string): Promise<void> {
+    const mine = await this.deps.organisations.membership(orgId, actor.userId);
+    if (!mine) throw new AppError('NOT_FOUND');
+    const found = [...this.pending].find(
+      ([, i]) => i.id === invitationId && i.orgId === orgId && this.live(i),
+    );
+    if (!found) throw new AppError('NOT_FOUND');
+    const [token, invitation] = found;
+    if (!mayInvite(mine.role, invitation.role)) throw new AppError('FORBIDDEN');
+    this.pending.delete(token);
+    await this.deps.audit.record({
+      userId: invitation.userId,
+      actorUserId: actor.userId,
+      action: 'invitation.revoked',
+      details: { orgId, role: invitation.role },
+    });
+  }
+
+  async accept(request: AcceptInvitationRequest): Promise<AcceptedInvitation> {
     const { organisations, users, audit } = this.deps;
     if (request.termsVersion !== this.deps.termsVersion) {
       throw new AppError('TERMS_NOT_ACCEPTED', { currentVersion: this.deps.termsVersion });
     }
-    const invitation = this.invitations.get(request.token);
-    const now = (this.deps.now ?? Date.now)();
-    if (!invitation || invitation.expiresAt.getTime() <= now) throw new AppError('TOKEN_INVALID');
+    const invitation = this.pending.get(request.token);
+    if (!invitation || !this.live(invitation)) throw new AppError('TOKEN_INVALID');
     const account = await users.findById(invitation.userId);
     if (!account) throw new AppError('TOKEN_INVALID');
-    const { userId, orgId, role } = invitation;
-    if (account.verified && account.passwordHash !== null) {
-      if (!(await verifySecret(request.password, account.passwordHash))) {
-        throw new AppError('INVALID_CREDENTIALS');
-      }
+    const { userId, orgId } = invitation;
+    const acceptance = acceptanceOf(organisations.roles(orgId), invitation);
+    if (!acceptance) {
+      // Spent, as the directory commits the consumed invitation before it refuses.
+      this.pending.delete(request.token);
+      throw new AppError('TOKEN_INVALID');
+    }
+    const { passwordHash } = account;
+    if (account.verified && passwordHash !== null) {
+      await this.deps.passwords.attempt(account.email, request.client, async () =>
+        (await verifySecret(request.password, passwordHash)) ? account : null,
+      );
     } else {
       requireStrongPassword(request.password);
       await users.setPassword(userId, fakePasswordHash(request.password));
       await users.markVerified(userId);
     }
     // Single use: consumed only once it is accepted, as the directory's transaction commits.
-    this.invitations.delete(request.token);
+    this.pending.delete(request.token);
     await users.acceptTerms(userId, request.termsVersion);
     if (request.name !== undefined) await users.update(userId, { name: request.name });
-    await organisations.addMember(orgId, userId, role);
+    const joined =
+      !acceptance.alreadyMember && (await organisations.addMember(orgId, userId, acceptance.role));
+    const { role } = acceptance;
     await audit.record({
       userId,
       actorUserId: userId,
       action: 'invitation.accepted',
-      details: { orgId, role },
+      details: { orgId, role, ...(joined ? {} : { alreadyMember: true }) },
     });
-    return { orgId, role };
+    return { orgId, role, alreadyMember: !joined };
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private live(invitation: StoredInvitation): boolean {
+    return invitation.expiresAt.getTime() > this.now();
   }
 }
 
@@ -285,7 +359,7 @@ export class FakeMembersService implements Pick<MembersService, keyof MembersSer
   async changeRole(actor: Actor, orgId: string, userId: string, role: Role): Promise<Role> {
     const current = this.checked(actor, orgId, userId, role);
     if (current === role) return role;
-    await this.deps.organisations.addMember(orgId, userId, role);
+    this.deps.organisations.setRole(orgId, userId, role);
     await this.deps.audit.record({
       userId,
       actorUserId: actor.userId,
@@ -326,6 +400,19 @@ export class FakeMembersService implements Pick<MembersService, keyof MembersSer
 
   private checked(actor: Actor, orgId: string, userId: string, newRole: Role | null): Role {
     return checkMembershipChange(this.deps.organisations.roles(orgId), actor, userId, newRole);
+  }
+}
+
+/**
+ * Times printed as Postgres prints a timestamptz, to the microsecond: positions of keyset pages.
+ * Postgres stamps rows to the microsecond; this keeps rows made within one millisecond apart.
+ */
+class PrintedTimes {
+  private count = 0;
+
+  print(ms: number): string {
+    const micro = String((ms % 1000) * 1000 + (this.count++ % 1000)).padStart(6, '0');
+    return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}.${micro}+00`;
   }
 }
 

@@ -82,12 +82,17 @@ export class OrganisationsRepository {
     };
   }
 
-  async addMember(orgId: string, userId: string, role: Role): Promise<void> {
-    await this.db.query(
+  /**
+   * Adds a member; false, changing nothing, when they are one already. Roles change only through
+   * MembersService.changeRole, under the owner rules.
+   */
+  async addMember(orgId: string, userId: string, role: Role): Promise<boolean> {
+    const { rowCount } = await this.db.query(
       `INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)
-       ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+       ON CONFLICT (org_id, user_id) DO NOTHING`,
       [orgId, userId, role],
     );
+    return rowCount === 1;
   }
 
   /** The caller's role and the tenant pseudonym, or null when the user is not a member. */

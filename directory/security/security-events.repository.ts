@@ -94,7 +94,8 @@ export class SecurityEventsRepository {
 
   /**
    * Failed sign-ins within the window, counted three ways in one pass over the events that
-   * name the account or come from the network.
+   * name the account or come from the network. A failure at the very instant of a success
+   * still counts: when the order is unknown, it errs toward slowing.
    */
   async failureCounts(subject: AttemptSubject, windowMs: number): Promise<FailureCounts> {
     const now = this.now();
@@ -112,7 +113,7 @@ export class SecurityEventsRepository {
                 OR ($2::inet IS NULL AND ip IS NULL))
        ), failures AS (
          SELECT created_at, on_account, from_network,
-                on_account AND from_network AND created_at > coalesce(
+                on_account AND from_network AND created_at >= coalesce(
                   (SELECT max(created_at) FROM recent
                    WHERE type = 'signin_succeeded' AND on_account AND from_network),
                   '-infinity') AS in_pair

@@ -67,7 +67,7 @@ export class FakeSecurityEvents implements Pick<
           };
     return Promise.resolve({
       pair: count(
-        failures.filter((e) => onAccount(e) && fromNetwork(e) && e.createdAt > pairSuccess),
+        failures.filter((e) => onAccount(e) && fromNetwork(e) && e.createdAt >= pairSuccess),
       ),
       account: count(failures.filter(onAccount)),
       network: count(failures.filter(fromNetwork)),

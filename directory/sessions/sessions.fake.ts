@@ -115,9 +115,11 @@ export class FakeSessions implements Pick<SessionsRepository, keyof SessionsRepo
     });
   }
 
-  revokeAll(userId: string, reason: RevokeReason): Promise<number> {
+  revokeAll(userId: string, reason: RevokeReason, except?: string): Promise<number> {
     return answer(() => {
-      const mine = [...this.sessions.values()].filter((s) => s.userId === userId && !s.revokedAt);
+      const mine = [...this.sessions.values()].filter(
+        (s) => s.userId === userId && !s.revokedAt && s.id !== except,
+      );
       for (const session of mine) this.end(session, reason);
       return mine.length;
     });

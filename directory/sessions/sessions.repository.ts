@@ -5,7 +5,7 @@ import { transaction } from '../db/transaction.js';
 import { openWith, sealWith, type UserKeys } from '../crypto/user-data-keys.repository.js';
 
 export type SignInMethod = 'password' | 'oidc';
-export type RevokeReason = 'logout' | 'logout-all' | 'user' | 'reuse';
+export type RevokeReason = 'logout' | 'logout-all' | 'user' | 'reuse' | 'password';
 
 export interface SessionRecord {
   id: string;
@@ -177,12 +177,12 @@ export class SessionsRepository {
     return rowCount === 1;
   }
 
-  /** Ends every session of a user at once; returns how many were live. */
-  async revokeAll(userId: string, reason: RevokeReason): Promise<number> {
+  /** Ends every session of a user at once, but `except`; returns how many were live. */
+  async revokeAll(userId: string, reason: RevokeReason, except?: string): Promise<number> {
     const { rowCount } = await this.pool.query(
       `UPDATE sessions SET revoked_at = now(), revoked_reason = $2
-       WHERE user_id = $1 AND revoked_at IS NULL`,
-      [userId, reason],
+       WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3::uuid`,
+      [userId, reason, except ?? null],
     );
     return rowCount ?? 0;
   }

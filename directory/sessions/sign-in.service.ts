@@ -7,7 +7,8 @@ import { newAuthorizationSecrets, OidcError, type OidcClient } from './oidc.serv
 import type { OidcLogin } from './oidc-logins.repository.js';
 import type { IssuedTokens, SessionService } from './session.service.js';
 import type { KnownBrowsers } from './known-browser.js';
-import { accountKeyOf, type SignInThrottle } from './sign-in-throttle.service.js';
+import type { PasswordGuard } from './password-guard.js';
+import { accountKeyOf } from './sign-in-throttle.service.js';
 
 /** What the API tells about the client of a sign-in: no more than the records keep (P1). */
 export interface SignInClient {
@@ -22,7 +23,7 @@ export interface SignInServiceDeps {
   /** A hash of a random password, checked when the e-mail is unknown so timing reveals nothing. */
   decoyHash: string;
   sessions: Pick<SessionService, 'start'>;
-  throttle: Pick<SignInThrottle, 'serialised' | 'retryAfterMs'>;
+  passwords: Pick<PasswordGuard, 'attempt'>;
   knownBrowsers: Pick<KnownBrowsers, 'issue' | 'recognises'>;
   securityEvents: { record(event: NewSecurityEvent): Promise<void> };
   /** Key of the keyed hash that names accounts in the security log. */
@@ -76,32 +77,27 @@ export class SignInService {
   ): Promise<IssuedTokens & { knownBrowser: string }> {
     const { deps } = this;
     const accountKey = accountKeyOf(email, deps.accountHashKey);
-    const event = { accountKey, ...(client.ip ? { ip: client.ip } : {}) };
     const recognised = deps.knownBrowsers.recognises(knownBrowser, accountKey);
-    return deps.throttle.serialised(accountKey, async () => {
-      // Checked before the password, and keyed by the address as typed, so the answer is the
-      // same whether or not the account exists (P10).
-      const waitMs = await deps.throttle.retryAfterMs(accountKey, client.ip, recognised);
-      if (waitMs > 0) {
-        await deps.securityEvents.record({ type: 'signin_throttled', ...event });
-        const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
-        throw new AppError('TOO_MANY_ATTEMPTS', { retryAfterSeconds });
-      }
-      const user = await deps.users.findByEmail(email);
-      const matches = await deps.verifyPassword(password, user?.passwordHash ?? deps.decoyHash);
-      // One answer for unknown e-mail, wrong password and unverified account alike.
-      if (!user || !user.passwordHash || !matches || !user.verified) {
-        await deps.securityEvents.record({ type: 'signin_failed', ...event });
-        throw new AppError('INVALID_CREDENTIALS');
-      }
-      const tokens = await deps.sessions.start({
-        userId: user.id,
-        method: 'password',
-        ...client,
-        accountKey,
-      });
-      return { ...tokens, knownBrowser: deps.knownBrowsers.issue(accountKey) };
+    // The throttle is checked before the password and keyed by the address as typed, so the
+    // answer is the same whether or not the account exists (P10).
+    const user = await deps.passwords.attempt(
+      email,
+      client,
+      async () => {
+        const found = await deps.users.findByEmail(email);
+        const matches = await deps.verifyPassword(password, found?.passwordHash ?? deps.decoyHash);
+        // One answer for unknown e-mail, wrong password and unverified account alike.
+        return found?.passwordHash && matches && found.verified ? found : null;
+      },
+      recognised,
+    );
+    const tokens = await deps.sessions.start({
+      userId: user.id,
+      method: 'password',
+      ...client,
+      accountKey,
     });
+    return { ...tokens, knownBrowser: deps.knownBrowsers.issue(accountKey) };
   }
 
   /** The providers users may sign in with, for "Sign in with …" buttons. */

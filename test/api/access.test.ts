@@ -61,13 +61,18 @@ const examples: Record<string, { query?: Record<string, string>; body?: () => un
   postAuthRefresh: {},
   postAuthLogout: {},
   postAuthLogoutAll: {},
-  postAuthSignup: {
+  postAuthSignup: { body: () => ({ email: unique() }) },
+  postAuthSignupComplete: {
     body: () => ({
-      email: unique(),
+      token: randomBytes(32).toString('base64url'),
       name: 'Access Person',
       password: 'a-long-passphrase',
       termsVersion: TERMS_VERSION,
     }),
+  },
+  postAuthPasswordReset: { body: () => ({ email: unique() }) },
+  postAuthPasswordResetComplete: {
+    body: () => ({ token: randomBytes(32).toString('base64url'), password: 'a-long-passphrase' }),
   },
   postAuthVerifyEmail: { body: () => ({ token: randomBytes(32).toString('base64url') }) },
   postInvitationsAccept: {
@@ -79,6 +84,13 @@ const examples: Record<string, { query?: Record<string, string>; body?: () => un
   },
   patchMe: { body: () => ({ name: 'Renamed Person' }) },
   postMeEmail: { body: () => ({ email: unique(), password: 'correct horse battery staple' }) },
+  // The password stays what it was, so later requests of the same caller still sign in.
+  postMePassword: {
+    body: () => ({
+      currentPassword: 'correct horse battery staple',
+      newPassword: 'correct horse battery staple',
+    }),
+  },
   postOrgs: { body: () => ({ name: 'Access Organisation' }) },
   postOrgsOrgIdInvitations: {
     body: () => ({ email: unique(), name: 'Invited Person', role: 'member' }),
@@ -168,6 +180,15 @@ describe('access: every operation of the OpenAPI document against every kind of 
             );
           case 'userId':
             return invitedMember('member');
+          case 'invitationId':
+            // A member invitation from the owner: one that every admin may revoke.
+            return (
+              await app.services.organisationsService.invite(members.owner.userId, org.id, {
+                email: unique(),
+                name: 'Invited Person',
+                role: 'member',
+              })
+            ).id;
           case 'metric':
             return 'temperature';
           case 'id':

@@ -137,8 +137,11 @@ describe("the user's own account, organisations and invitations", () => {
       body: { email: 'newcomer@example.test', name: 'New Comer' },
     });
     expect(invited.status).toBe(201);
+    // Its id, to list or revoke it by; nothing that would open it.
+    const { id } = (invited.body as { invitation: { id: string } }).invitation;
     expect(invited.body).toEqual({
       invitation: {
+        id,
         role: 'member',
         expiresAt: new Date(app.clock.now() + 7 * 86_400_000).toISOString(),
       },
@@ -152,7 +155,10 @@ describe("the user's own account, organisations and invitations", () => {
       body: { token: mail.token, password: 'a-long-passphrase', termsVersion: TERMS_VERSION },
     });
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ organisation: { id: org.id, role: 'member' } });
+    expect(accepted.body).toEqual({
+      organisation: { id: org.id, role: 'member' },
+      alreadyMember: false,
+    });
     const again = await app.request('POST', '/invitations/accept', {
       body: { token: mail.token, password: 'a-long-passphrase', termsVersion: TERMS_VERSION },
     });

@@ -147,6 +147,7 @@ describe('fuzzing every operation with valid and hostile values, raw paths, enco
       orgId: org.id,
       deviceId: device.id,
       userId: member.userId,
+      invitationId: randomUUID(),
       metric: 'temperature',
       id: randomUUID(),
       provider: 'no-such-provider',

@@ -92,7 +92,7 @@ describe('organisations invite their users', () => {
     });
     expect(await accept({ token, password: invitee.password, name: 'Olle N.' })).toEqual({
       status: 200,
-      body: { organisation: { id: orgId, role: 'member' } },
+      body: { organisation: { id: orgId, role: 'member' }, alreadyMember: false },
     });
     expect(await accept({ token, password: invitee.password })).toMatchObject({
       status: 400,
@@ -171,6 +171,161 @@ describe('organisations invite their users', () => {
     expect((await platform.get('/api/v1/me', existing.accessToken)).body).toMatchObject({
       name: existing.account.name,
     });
+  });
+
+  /** A new member with `role`, invited by the owner and accepted: their id and token. */
+  async function joined(role: string) {
+    const person = await signUpVerified(platform, mailbox);
+    await invite({ email: person.account.email, name: person.account.name, role });
+    await accept({
+      token: tokenIn(await mailbox.next(person.account.email)),
+      password: person.account.password,
+    });
+    const me = (await platform.get('/api/v1/me', person.accessToken)).body as { id: string };
+    return { ...person, userId: me.id };
+  }
+  const invitationsPath = (org = orgId) => `/api/v1/orgs/${org}/invitations`;
+  /** The ids of the organisation's pending invitations. */
+  const pending = async () =>
+    (
+      (await platform.get(`${invitationsPath()}?limit=500`, owner.accessToken)).body as {
+        invitations: { id: string }[];
+      }
+    ).invitations.map((i) => i.id);
+
+  it('P6: owners and admins list and revoke pending invitations; members get 403, another organisation 404; a revoked link gives TOKEN_INVALID', async () => {
+    const admin = await joined('admin');
+    const member = await joined('member');
+    const invitee = newAccount('Rut Återkallad');
+    const invited = await invite(
+      { email: invitee.email, name: invitee.name, role: 'viewer' },
+      admin.accessToken,
+    );
+    const { id, expiresAt } = (invited.body as { invitation: { id: string; expiresAt: string } })
+      .invitation;
+    const token = tokenIn(await mailbox.next(invitee.email));
+
+    for (const who of [owner.accessToken, admin.accessToken]) {
+      const listed = await platform.get(`${invitationsPath()}?limit=500`, who);
+      expect(listed.status).toBe(200);
+      const { invitations } = listed.body as { invitations: { id: string; createdAt: string }[] };
+      const shown = invitations.find((i) => i.id === id);
+      expect(shown).toEqual({
+        id,
+        email: invitee.email,
+        role: 'viewer',
+        inviter: { userId: admin.userId, name: admin.account.name },
+        createdAt: shown?.createdAt,
+        expiresAt,
+      });
+      expect(Date.parse(expiresAt) - Date.parse(shown!.createdAt)).toBe(7 * 86_400_000);
+    }
+    expect(await platform.get(invitationsPath(), member.accessToken)).toMatchObject({
+      status: 403,
+      body: { code: 'FORBIDDEN' },
+    });
+    expect(
+      await platform.send('DELETE', `${invitationsPath()}/${id}`, undefined, {
+        token: member.accessToken,
+      }),
+    ).toMatchObject({ status: 403 });
+    const outsider = await signUpVerified(platform, mailbox);
+    const created = await platform.send(
+      'POST',
+      '/api/v1/orgs',
+      { name: 'Grannen AB' },
+      { token: outsider.accessToken },
+    );
+    const theirOrg = (created.body as { id: string }).id;
+    expect(await platform.get(invitationsPath(), outsider.accessToken)).toMatchObject({
+      status: 404,
+      body: { code: 'NOT_FOUND' },
+    });
+    for (const org of [orgId, theirOrg]) {
+      expect(
+        await platform.send('DELETE', `${invitationsPath(org)}/${id}`, undefined, {
+          token: outsider.accessToken,
+        }),
+      ).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    }
+
+    expect(
+      await platform.send('DELETE', `${invitationsPath()}/${id}`, undefined, {
+        token: owner.accessToken,
+      }),
+    ).toEqual({ status: 204, body: undefined });
+    expect(await pending()).not.toContain(id);
+    expect(await accept({ token, password: invitee.password })).toMatchObject({
+      status: 400,
+      body: { code: 'TOKEN_INVALID' },
+    });
+  });
+
+  it("P6: acceptance checks the inviter's rights now, and never changes a membership", async () => {
+    const admin = await joined('admin');
+    const demoted = await joined('admin');
+    const removedInvitee = newAccount('Från Borttagen');
+    const demotedInvitee = newAccount('Från Degraderad');
+    await invite(
+      { email: removedInvitee.email, name: removedInvitee.name, role: 'member' },
+      admin.accessToken,
+    );
+    await invite(
+      { email: demotedInvitee.email, name: demotedInvitee.name, role: 'member' },
+      demoted.accessToken,
+    );
+    const removedLink = tokenIn(await mailbox.next(removedInvitee.email));
+    const demotedLink = tokenIn(await mailbox.next(demotedInvitee.email));
+    // A member already, invited again with a stronger role before they joined.
+    const viewer = await signUpVerified(platform, mailbox);
+    await invite({ email: viewer.account.email, name: 'x', role: 'admin' });
+    const adminLink = tokenIn(await mailbox.next(viewer.account.email));
+    await invite({ email: viewer.account.email, name: 'x', role: 'viewer' });
+    const viewerLink = tokenIn(await mailbox.next(viewer.account.email));
+    expect(await accept({ token: viewerLink, password: viewer.account.password })).toMatchObject({
+      status: 200,
+      body: { organisation: { role: 'viewer' }, alreadyMember: false },
+    });
+
+    const members = `/api/v1/orgs/${orgId}/members`;
+    expect(
+      await platform.send('DELETE', `${members}/${admin.userId}`, undefined, {
+        token: owner.accessToken,
+      }),
+    ).toMatchObject({ status: 204 });
+    expect(
+      await platform.send(
+        'PATCH',
+        `${members}/${demoted.userId}`,
+        { role: 'member' },
+        { token: owner.accessToken },
+      ),
+    ).toMatchObject({ status: 200 });
+
+    for (const [token, account] of [
+      [removedLink, removedInvitee],
+      [demotedLink, demotedInvitee],
+    ] as const) {
+      expect(await accept({ token, password: account.password })).toMatchObject({
+        status: 400,
+        body: { code: 'TOKEN_INVALID' },
+      });
+      expect(await loginStatus(account.email, account.password)).toBe(401);
+    }
+    expect(await accept({ token: adminLink, password: viewer.account.password })).toEqual({
+      status: 200,
+      body: { organisation: { id: orgId, role: 'viewer' }, alreadyMember: true },
+    });
+    expect((await platform.get('/api/v1/me', viewer.accessToken)).body).toMatchObject({
+      organisations: [{ id: orgId, role: 'viewer' }],
+    });
+    // Each link was spent.
+    for (const email of [removedInvitee.email, demotedInvitee.email, viewer.account.email]) {
+      const userId = (await users.findByEmail(email))!.id;
+      expect(
+        await count('SELECT count(*) AS n FROM invitations WHERE user_id = $1', [userId]),
+      ).toBe(0);
+    }
   });
 
   it('P7: an invited account nobody accepts is deleted after its TTL, with everything attached', async () => {

@@ -4,11 +4,16 @@ import type { AppError } from '../../common/errors.js';
 import { verifySecret } from '../../common/secret-hash.js';
 import { DirectoryError } from '../../directory/directory.errors.js';
 import { MembersRepository } from '../../directory/organisations/members.repository.js';
+import { MembersService } from '../../directory/organisations/members.service.js';
 import { OrganisationBootstrapService } from '../../directory/organisations/organisation-bootstrap.service.js';
 import { OrganisationsService } from '../../directory/organisations/organisations.service.js';
+import type { Role } from '../../directory/organisations/roles.js';
 import { useDirectoryDb } from '../support/directory-db.js';
 import { lazy } from '../support/lazy.js';
 import { tokenIn } from '../support/smtp-catcher.js';
+
+/** Where acceptances come from: an address no other test file's checks count against. */
+const client = { ip: '192.0.2.200' };
 
 /**
  * How people join organisations, against the real directory schema and a real SMTP server:
@@ -17,9 +22,13 @@ import { tokenIn } from '../support/smtp-catcher.js';
  * they create as the organisation's (P6), which the jobs delete if nobody accepts (P7).
  */
 const db = useDirectoryDb();
-const orgService = lazy(() => new OrganisationsService(db.identity), 'orgService');
+const orgService = lazy(
+  () => new OrganisationsService({ ...db.identity, passwords: db.passwords }),
+  'orgService',
+);
 const bootstrap = lazy(() => new OrganisationBootstrapService(db.identity), 'bootstrap');
 const memberships = lazy(() => new MembersRepository(db.pool), 'memberships');
+const members = lazy(() => new MembersService(db.pool, db.crypto), 'members');
 
 const newEmail = () => `invitee-${randomBytes(4).toString('hex')}@example.test`;
 
@@ -75,12 +84,13 @@ describe('OrganisationsService: invite and accept', () => {
 
     expect(
       await orgService.accept({
+        client,
         token: tokenIn(mail),
         password: 'moss and lichen everywhere',
         termsVersion: '1',
         name: 'Astrid Lind-Berg',
       }),
-    ).toEqual({ orgId: org.id, role: 'member' });
+    ).toEqual({ orgId: org.id, role: 'member', alreadyMember: false });
     const accepted = await db.users.findByEmail(email);
     expect(accepted).toMatchObject({ verified: true, displayName: 'Astrid Lind-Berg' });
     expect(await verifySecret('moss and lichen everywhere', accepted!.passwordHash!)).toBe(true);
@@ -98,7 +108,12 @@ describe('OrganisationsService: invite and accept', () => {
     ]);
     // The link works once.
     const again = await orgService
-      .accept({ token: tokenIn(mail), password: 'moss and lichen everywhere', termsVersion: '1' })
+      .accept({
+        client,
+        token: tokenIn(mail),
+        password: 'moss and lichen everywhere',
+        termsVersion: '1',
+      })
       .catch((err: unknown) => err);
     expect((again as AppError).code).toBe('TOKEN_INVALID');
   });
@@ -119,7 +134,12 @@ describe('OrganisationsService: invite and accept', () => {
 
     // An existing account proves itself with its current password, which is never replaced.
     const wrong = await orgService
-      .accept({ token: tokenIn(mail), password: 'not my password at all', termsVersion: '1' })
+      .accept({
+        client,
+        token: tokenIn(mail),
+        password: 'not my password at all',
+        termsVersion: '1',
+      })
       .catch((err: unknown) => err);
     expect((wrong as AppError).code).toBe('INVALID_CREDENTIALS');
     expect(await db.organisations.membership(org.id, existing.id)).toBeNull();
@@ -146,6 +166,179 @@ describe('OrganisationsService: invite and accept', () => {
   });
 });
 
+/** The code a rejected promise failed with. */
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'no error',
+    (err: unknown) => (err as AppError).code,
+  );
+
+/** An organisation created by its owner, with an admin. */
+async function organisationWithAdmin(name: string) {
+  const owner = await db.createUser({ password: 'the owner’s own passphrase' });
+  const org = await orgService.create(owner.id, { name });
+  const admin = await db.createUser();
+  await db.organisations.addMember(org.id, admin.id, 'admin');
+  return { orgId: org.id, owner, admin };
+}
+
+/** Invites `email`; the invitation's id and the token of its e-mailed link. */
+async function invited(inviterId: string, orgId: string, email: string, role: Role) {
+  const { id } = await orgService.invite(inviterId, orgId, { email, name: 'Invited', role });
+  return { id, token: tokenIn(await db.mailbox.next(email)) };
+}
+
+const invitationsOf = async (userId: string) =>
+  (
+    await db.admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM invitations WHERE user_id = $1',
+      [userId],
+    )
+  ).rows[0]!.n;
+
+describe('OrganisationsService: pending invitations, revoked and checked at acceptance (P6)', () => {
+  it('P6: lists pending invitations oldest first, paged, with the address and inviter opened; expired ones are not pending', async () => {
+    const { orgId, owner, admin } = await organisationWithAdmin('Listhuset');
+    await db.users.update(admin.id, { name: 'Alva Admin' });
+    const stale = await invited(owner.id, orgId, newEmail(), 'viewer');
+    await db.admin.query(
+      "UPDATE invitations SET expires_at = now() - interval '1 second' WHERE id = $1",
+      [stale.id],
+    );
+    const emails = [newEmail(), newEmail(), newEmail()];
+    const ids = [
+      (await invited(admin.id, orgId, emails[0]!, 'member')).id,
+      (await invited(owner.id, orgId, emails[1]!, 'owner')).id,
+      (await invited(admin.id, orgId, emails[2]!, 'viewer')).id,
+    ];
+
+    const first = await orgService.invitations(orgId, { limit: 2 });
+    expect(first.map((i) => i.id)).toEqual(ids.slice(0, 2));
+    const last = first.at(-1)!;
+    const rest = await orgService.invitations(orgId, {
+      limit: 2,
+      after: { createdAt: last.position, id: last.id },
+    });
+    expect(rest.map((i) => i.id)).toEqual(ids.slice(2));
+    expect(first[0]).toMatchObject({
+      email: emails[0],
+      role: 'member',
+      inviter: { userId: admin.id, name: 'Alva Admin' },
+    });
+    expect(first[0]!.expiresAt.getTime() - first[0]!.createdAt.getTime()).toBe(7 * 86_400_000);
+    expect(
+      await orgService.invitations((await orgService.create(owner.id, { name: 'Tomt' })).id, {
+        limit: 10,
+      }),
+    ).toEqual([]);
+  });
+
+  it("P6: a revoked invitation's link gives TOKEN_INVALID; an admin may not revoke an owner's invitation, and another organisation sees none", async () => {
+    const { orgId, owner, admin } = await organisationWithAdmin('Återkallet AB');
+    const email = newEmail();
+    const asMember = await invited(owner.id, orgId, email, 'member');
+    const asOwner = await invited(owner.id, orgId, newEmail(), 'owner');
+    const neighbour = await organisationWithAdmin('Grannen AB');
+
+    expect(await codeOf(orgService.revokeInvitation({ userId: admin.id }, orgId, asOwner.id))).toBe(
+      'FORBIDDEN',
+    );
+    expect(
+      await codeOf(orgService.revokeInvitation({ userId: neighbour.owner.id }, orgId, asMember.id)),
+    ).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        orgService.revokeInvitation({ userId: neighbour.owner.id }, neighbour.orgId, asMember.id),
+      ),
+    ).toBe('NOT_FOUND');
+    // Refusals change nothing: both invitations are still pending.
+    expect((await orgService.invitations(orgId, { limit: 10 })).map((i) => i.id)).toEqual([
+      asMember.id,
+      asOwner.id,
+    ]);
+
+    await orgService.revokeInvitation({ userId: admin.id }, orgId, asMember.id);
+    const invitee = (await db.users.findByEmail(email))!;
+    expect(await invitationsOf(invitee.id)).toBe(0);
+    expect((await db.audit.listForUser(invitee.id, 1))[0]).toMatchObject({
+      action: 'invitation.revoked',
+      actorUserId: admin.id,
+      details: { orgId, role: 'member' },
+    });
+    expect(
+      await codeOf(
+        orgService.accept({
+          client,
+          token: asMember.token,
+          password: 'a long passphrase',
+          termsVersion: '1',
+        }),
+      ),
+    ).toBe('TOKEN_INVALID');
+    expect(
+      await codeOf(orgService.revokeInvitation({ userId: admin.id }, orgId, asMember.id)),
+    ).toBe('NOT_FOUND');
+  });
+
+  it('P6: the invitation of a since-removed admin, or of one demoted below its role, is refused and spent (committed, not rolled back)', async () => {
+    const { orgId, owner, admin } = await organisationWithAdmin('Borttaget AB');
+    const second = await db.createUser();
+    await db.organisations.addMember(orgId, second.id, 'owner');
+    const fromAdmin = newEmail();
+    const fromSecond = newEmail();
+    const adminLink = await invited(admin.id, orgId, fromAdmin, 'member');
+    const secondLink = await invited(second.id, orgId, fromSecond, 'owner');
+    await members.remove({ userId: owner.id }, orgId, admin.id);
+    await members.changeRole({ userId: owner.id }, orgId, second.id, 'admin');
+
+    for (const [email, { token }] of [
+      [fromAdmin, adminLink],
+      [fromSecond, secondLink],
+    ] as const) {
+      const accept = () =>
+        orgService.accept({ client, token, password: 'a long passphrase', termsVersion: '1' });
+      expect(await codeOf(accept())).toBe('TOKEN_INVALID');
+      const invitee = (await db.users.findByEmail(email))!;
+      expect(await db.organisations.membership(orgId, invitee.id)).toBeNull();
+      expect(invitee).toMatchObject({ verified: false, passwordHash: null });
+      expect(await invitationsOf(invitee.id)).toBe(0);
+      expect(await codeOf(accept())).toBe('TOKEN_INVALID');
+    }
+  });
+
+  it('P6: the last owner accepting an old viewer invitation stays owner; the invitation is spent', async () => {
+    const { orgId, owner, admin } = await organisationWithAdmin('Sista ägaren AB');
+    const person = await db.createUser({ password: 'my very own passphrase' });
+    const asViewer = await invited(admin.id, orgId, person.email, 'viewer');
+    const asOwner = await invited(owner.id, orgId, person.email, 'owner');
+    const accept = (token: string) =>
+      orgService.accept({ client, token, password: 'my very own passphrase', termsVersion: '1' });
+    expect(await accept(asOwner.token)).toEqual({ orgId, role: 'owner', alreadyMember: false });
+    await members.remove({ userId: person.id }, orgId, owner.id);
+
+    expect(await accept(asViewer.token)).toEqual({ orgId, role: 'owner', alreadyMember: true });
+    expect((await db.organisations.membership(orgId, person.id))?.role).toBe('owner');
+    expect(await invitationsOf(person.id)).toBe(0);
+    expect((await db.audit.listForUser(person.id, 1))[0]).toMatchObject({
+      action: 'invitation.accepted',
+      details: { orgId, role: 'owner', alreadyMember: true },
+    });
+    // Adding a member never changes the role of one.
+    expect(await db.organisations.addMember(orgId, person.id, 'viewer')).toBe(false);
+    expect((await db.organisations.membership(orgId, person.id))?.role).toBe('owner');
+  });
+
+  it("P6: deleting the inviter's account deletes their pending invitations, which would otherwise pass for an operator's", async () => {
+    const { orgId, admin } = await organisationWithAdmin('Raderat AB');
+    const email = newEmail();
+    await invited(admin.id, orgId, email, 'member');
+    const invitee = (await db.users.findByEmail(email))!;
+    expect(await invitationsOf(invitee.id)).toBe(1);
+    await db.admin.query('DELETE FROM users WHERE id = $1', [admin.id]);
+    expect(await invitationsOf(invitee.id)).toBe(0);
+  });
+});
+
 describe('OrganisationBootstrapService: an operator’s create-org', () => {
   it('P6, P7: creates the organisation and an inactive owner account marked as the organisation’s, e-mailed before commit', async () => {
     const email = newEmail();
@@ -169,11 +362,12 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
     expect(mail.text).toContain('An administrator invited you to join Glasshouse Ltd');
     expect(
       await orgService.accept({
+        client,
         token: tokenIn(mail),
         password: 'glass and steel and light',
         termsVersion: '1',
       }),
-    ).toEqual({ orgId: result.org.id, role: 'owner' });
+    ).toEqual({ orgId: result.org.id, role: 'owner', alreadyMember: false });
     expect((await db.organisations.membership(result.org.id, account.id))?.role).toBe('owner');
   });
 

@@ -8,6 +8,9 @@ import { useDirectoryDb } from '../support/directory-db.js';
 import { lazy } from '../support/lazy.js';
 import { tokenIn } from '../support/smtp-catcher.js';
 
+/** Where acceptances come from: an address no other test file's checks count against. */
+const client = { ip: '192.0.2.200' };
+
 /**
  * MembersService against the real directory schema (P6): the owner rules, and the deletion of
  * accounts only the organisation's own invitation created, checked again by the database's
@@ -15,7 +18,10 @@ import { tokenIn } from '../support/smtp-catcher.js';
  */
 const db = useDirectoryDb();
 const members = lazy(() => new MembersService(db.pool, db.crypto), 'members');
-const orgService = lazy(() => new OrganisationsService(db.identity), 'orgService');
+const orgService = lazy(
+  () => new OrganisationsService({ ...db.identity, passwords: db.passwords }),
+  'orgService',
+);
 
 async function failure(promise: Promise<unknown>): Promise<{ code: string; details?: unknown }> {
   const error = await promise.then(
@@ -49,7 +55,12 @@ async function invitedMember(orgId: string, inviterId: string, role: Role = 'mem
   const email = `invited-${randomBytes(4).toString('hex')}@example.test`;
   await orgService.invite(inviterId, orgId, { email, name: 'Invited Person', role });
   const token = tokenIn(await db.mailbox.next(email));
-  await orgService.accept({ token, password: 'a long enough pass phrase', termsVersion: '1' });
+  await orgService.accept({
+    client,
+    token,
+    password: 'a long enough pass phrase',
+    termsVersion: '1',
+  });
   const account = await db.users.findByEmail(email);
   return account!.id;
 }

@@ -20,6 +20,7 @@ import {
   type ThrottlePolicy,
 } from '../../directory/sessions/sign-in-throttle.service.js';
 import { KnownBrowsers } from '../../directory/sessions/known-browser.js';
+import { PasswordGuard } from '../../directory/sessions/password-guard.js';
 import { SignInService, type SignInClient } from '../../directory/sessions/sign-in.service.js';
 import { SignInsRepository } from '../../directory/sessions/sign-ins.repository.js';
 import { useDirectoryDb } from '../support/directory-db.js';
@@ -70,7 +71,11 @@ function signInService(policy: ThrottlePolicy = POLICY): SignInService {
     verifyPassword: verifySecret,
     decoyHash,
     sessions: sessionService,
-    throttle: new SignInThrottle(securityEvents, policy),
+    passwords: new PasswordGuard({
+      throttle: new SignInThrottle(securityEvents, policy),
+      securityEvents,
+      accountHashKey: ACCOUNT_HASH_KEY,
+    }),
     knownBrowsers,
     securityEvents,
     accountHashKey: ACCOUNT_HASH_KEY,

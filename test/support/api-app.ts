@@ -14,6 +14,7 @@ import { verifySecret } from '../../common/secret-hash.js';
 import {
   FakeAuditLog,
   FakeProfileService,
+  FakePasswordService,
   FakeSignupService,
   FakeUsers,
   fakePasswordHash,
@@ -39,6 +40,7 @@ import {
   FakeSignIns,
 } from '../../directory/sessions/sessions.fake.js';
 import { KnownBrowsers } from '../../directory/sessions/known-browser.js';
+import { PasswordGuard } from '../../directory/sessions/password-guard.js';
 import { SignInService } from '../../directory/sessions/sign-in.service.js';
 import {
   accountKeyOf,
@@ -184,12 +186,8 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     policy,
   });
   const accountHashKey = randomBytes(32).toString('hex');
-  const signIn = new SignInService({
-    users,
-    // The real check; the fake accounts' hashes are of its fast kind (fakePasswordHash).
-    verifyPassword: verifySecret,
-    decoyHash: fakePasswordHash(randomBytes(16).toString('hex')),
-    sessions: sessionService,
+  // The real throttle over the fake security log: every password check goes through it.
+  const passwords = new PasswordGuard({
     throttle: new SignInThrottle(securityEvents, {
       windowMs: 900_000,
       freeAttemptsPerAccount: 5,
@@ -199,6 +197,16 @@ export async function startApiApp(options: ApiAppOptions = {}) {
       maxDelayMs: 30_000,
       ...options.throttle,
     }),
+    securityEvents,
+    accountHashKey,
+  });
+  const signIn = new SignInService({
+    users,
+    // The real check; the fake accounts' hashes are of its fast kind (fakePasswordHash).
+    verifyPassword: verifySecret,
+    decoyHash: fakePasswordHash(randomBytes(16).toString('hex')),
+    sessions: sessionService,
+    passwords,
     knownBrowsers: new KnownBrowsers(accountHashKey, now),
     securityEvents,
     accountHashKey,
@@ -219,10 +227,18 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     now,
     termsVersion: TERMS_VERSION,
     invitationTtlDays: 7,
+    passwords,
   });
   const profileService = new FakeProfileService({
     users,
     memberships: (userId) => organisations.membershipsOf(userId),
+    audit,
+    passwords,
+  });
+  const passwordService = new FakePasswordService({
+    users,
+    passwords,
+    sessions: directory.sessions,
     audit,
   });
   const signupService = new FakeSignupService({ users, termsVersion: TERMS_VERSION });
@@ -233,6 +249,7 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     tokens,
     sessionService,
     signIn,
+    passwordService,
     auth: { cookies: { secure: false } },
     organisations: directory.organisations,
     // DevicesRoutesDeps names the class, whose private pool no fake can have; the fake
@@ -333,7 +350,14 @@ export async function startApiApp(options: ApiAppOptions = {}) {
       securityEvents,
       platformRoles,
     },
-    services: { organisationsService, profileService, signupService, sessionService, live },
+    services: {
+      organisationsService,
+      profileService,
+      signupService,
+      passwordService,
+      sessionService,
+      live,
+    },
     accountKeyOf: (email: string) => accountKeyOf(email, accountHashKey),
 
     user,

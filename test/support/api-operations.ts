@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { InvitationsRepository } from '../../directory/organisations/invitations.repository.js';
 import type { Role } from '../../directory/organisations/roles.js';
 import type { TestPlatform } from './platform.js';
 
@@ -104,13 +105,18 @@ export const examples: Record<
   }
 > = {
   postAuthLogin: { body: () => ({ email: uniqueEmail(), password: 'not-the-password' }) },
-  postAuthSignup: {
+  postAuthSignup: { body: () => ({ email: uniqueEmail() }) },
+  postAuthSignupComplete: {
     body: (f) => ({
-      email: uniqueEmail(),
+      token: unknownLinkToken(),
       name: 'Matrix Person',
       password: 'a-long-passphrase',
       termsVersion: f.termsVersion,
     }),
+  },
+  postAuthPasswordReset: { body: () => ({ email: uniqueEmail() }) },
+  postAuthPasswordResetComplete: {
+    body: () => ({ token: unknownLinkToken(), password: 'a-long-passphrase' }),
   },
   postAuthVerifyEmail: { body: () => ({ token: unknownLinkToken() }) },
   postInvitationsAccept: {
@@ -122,6 +128,10 @@ export const examples: Record<
   },
   patchMe: { body: () => ({ name: 'Matrix Person' }) },
   postMeEmail: { body: (f) => ({ email: uniqueEmail(), password: f.caller?.password }) },
+  // The password stays what it was, so later requests of the same caller still sign in.
+  postMePassword: {
+    body: (f) => ({ currentPassword: f.caller?.password, newPassword: f.caller?.password }),
+  },
   postOrgs: { body: () => ({ name: 'Matrix Organisation' }) },
   postOrgsOrgIdInvitations: {
     body: () => ({ email: uniqueEmail(), name: 'Invited Person', role: 'member' }),
@@ -146,6 +156,19 @@ async function pathParam(op: ApiOperation, name: string, f: Fixtures): Promise<s
       return changes ? (await f.platform.provisionDevice(f.orgId, 'Fresh device')).id : f.deviceId;
     case 'userId':
       return (await f.platform.createMember(f.orgId, 'member')).userId;
+    case 'invitationId': {
+      // A pending member invitation (an operator's, so no inviter's rights limit it): one that
+      // every admin may revoke.
+      const invitee = await f.platform.createMember((await f.platform.createOrg('Invitee Ltd')).id);
+      const invitation = await new InvitationsRepository(f.platform.adminPool).create({
+        orgId: f.orgId,
+        userId: invitee.userId,
+        role: 'member',
+        invitedBy: null,
+        ttlSeconds: 3600,
+      });
+      return invitation.id;
+    }
     case 'metric':
       return 'temperature';
     case 'id':

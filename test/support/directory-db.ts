@@ -11,6 +11,9 @@ import type { IdentityDeps, IdentitySettings } from '../../directory/identity.co
 import { createSmtpMailer, type Mailer } from '../../directory/mail/mailer.js';
 import { OrganisationsRepository } from '../../directory/organisations/organisations.repository.js';
 import { freePort } from '../../servers/free-port.js';
+import { SecurityEventsRepository } from '../../directory/security/security-events.repository.js';
+import { PasswordGuard } from '../../directory/sessions/password-guard.js';
+import { SignInThrottle } from '../../directory/sessions/sign-in-throttle.service.js';
 import { perFile } from './lazy.js';
 import { startTestMailbox, type TestMailbox } from './smtp-catcher.js';
 
@@ -29,6 +32,11 @@ export interface DirectoryTestDb {
   /** The in-process SMTP server the mailer of `identity` delivers to. */
   mailbox: TestMailbox;
   identity: IdentityDeps;
+  /**
+   * The guard every password check goes through, on this database's security log with the
+   * production throttle policy; each test's client should come from an address of its own.
+   */
+  passwords: PasswordGuard;
   /** The repositories most tests read back through, on `pool`. */
   users: UsersRepository;
   organisations: OrganisationsRepository;
@@ -111,6 +119,18 @@ export async function createDirectoryDb(
     crypto,
     mailbox,
     identity,
+    passwords: new PasswordGuard({
+      throttle: new SignInThrottle(new SecurityEventsRepository(pool), {
+        windowMs: 900_000,
+        freeAttemptsPerAccount: 5,
+        freeAttemptsPerNetwork: 20,
+        accountCeiling: 50,
+        baseDelayMs: 1000,
+        maxDelayMs: 30_000,
+      }),
+      securityEvents: new SecurityEventsRepository(pool),
+      accountHashKey: randomBytes(32).toString('hex'),
+    }),
     users,
     organisations: new OrganisationsRepository(pool, crypto),
     audit: new AuditLogRepository(pool),

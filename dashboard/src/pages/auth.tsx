@@ -124,6 +124,9 @@ export function SignInPage({
         </div>
       )}
       <p class="switch">
+        <a href="/forgot-password">Forgot your password?</a>
+      </p>
+      <p class="switch">
         New to Telemoat? <a href="/sign-up">Create an account</a>
       </p>
     </AuthCard>
@@ -326,13 +329,15 @@ export function AcceptInvitationPage() {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [accepted, setAccepted] = useState(false);
-  const [done, setDone] = useState(false);
+  const [done, setDone] = useState<Answer<'/invitations/accept', 'post'> | null>(null);
   useEffect(() => history.replaceState(null, '', location.pathname), []);
   if (done) {
     return (
       <AuthCard title="Accept your invitation">
         <p class="note success" role="status">
-          Invitation accepted. You are a member now.
+          {done.alreadyMember
+            ? `You were a member already; your role stays ${done.organisation.role}.`
+            : 'Invitation accepted. You are a member now.'}
         </p>
         <p class="switch">
           <a href="/sign-in">Sign in</a>
@@ -352,7 +357,7 @@ export function AcceptInvitationPage() {
           action="Accept invitation"
           busyAction="Accepting…"
           onSubmit={async () => {
-            await api('/invitations/accept', {
+            const answer = await api<Answer<'/invitations/accept', 'post'>>('/invitations/accept', {
               method: 'POST',
               body: {
                 token,
@@ -361,7 +366,7 @@ export function AcceptInvitationPage() {
                 ...(name.trim() ? { name } : {}),
               } satisfies Body<'/invitations/accept', 'post'>,
             });
-            setDone(true);
+            setDone(answer);
           }}
         >
           <Field label="Your name (optional)" autocomplete="name" value={name} onInput={setName} />
@@ -379,6 +384,93 @@ export function AcceptInvitationPage() {
       )}
       <p class="switch">
         <a href="/sign-in">Sign in instead</a>
+      </p>
+    </AuthCard>
+  );
+}
+
+/** Asks for a reset link; the answer is the same whether or not the address has an account. */
+export function ForgotPasswordPage() {
+  const [email, setEmail] = useState('');
+  const [sent, setSent] = useState(false);
+  return (
+    <AuthCard
+      title="Reset your password"
+      intro="We send a link to your e-mail address to choose a new password."
+    >
+      {sent ? (
+        <p class="note success" role="status">
+          If <strong>{email}</strong> has a Telemoat account, a link is on its way. It works once,
+          for one hour.
+        </p>
+      ) : (
+        <AuthForm
+          action="Send the link"
+          busyAction="Sending…"
+          onSubmit={async () => {
+            await api('/auth/password-reset', {
+              method: 'POST',
+              body: { email } satisfies Body<'/auth/password-reset', 'post'>,
+            });
+            setSent(true);
+          }}
+        >
+          <Field
+            label="E-mail"
+            type="email"
+            autocomplete="email"
+            required
+            value={email}
+            onInput={setEmail}
+          />
+        </AuthForm>
+      )}
+      <p class="switch">
+        <a href="/sign-in">Back to sign in</a>
+      </p>
+    </AuthCard>
+  );
+}
+
+export function ResetPasswordPage() {
+  const [token] = useState(fragmentToken);
+  const [password, setPassword] = useState('');
+  const [done, setDone] = useState(false);
+  useEffect(() => history.replaceState(null, '', location.pathname), []);
+  return (
+    <AuthCard title="Choose a new password">
+      {done ? (
+        <p class="note success" role="status">
+          Your password is changed, and every session of your account has ended.
+        </p>
+      ) : !token ? (
+        <ErrorNote error={noTokenError} />
+      ) : (
+        <AuthForm
+          action="Set password"
+          busyAction="Saving…"
+          onSubmit={async () => {
+            await api('/auth/password-reset/complete', {
+              method: 'POST',
+              body: { token, password } satisfies Body<'/auth/password-reset/complete', 'post'>,
+            });
+            setDone(true);
+          }}
+        >
+          <Field
+            label="New password"
+            type="password"
+            autocomplete="new-password"
+            required
+            minLength={8}
+            hint="At least 8 characters. A few unrelated words work well."
+            value={password}
+            onInput={setPassword}
+          />
+        </AuthForm>
+      )}
+      <p class="switch">
+        <a href="/sign-in">Sign in</a>
       </p>
     </AuthCard>
   );

@@ -23,6 +23,7 @@ export function SettingsPage({ me, onChanged }: { me: Me; onChanged: () => Promi
         <Profile me={me} onChanged={onChanged} />
         <div class="stack">
           <EmailChange me={me} />
+          <PasswordChange />
           <MailSetting me={me} onChanged={onChanged} />
         </div>
       </div>
@@ -136,6 +137,62 @@ function EmailChange({ me }: { me: Me }) {
         )}
         <button type="submit" class="secondary" disabled={busy}>
           Change e-mail
+        </button>
+      </form>
+    </section>
+  );
+}
+
+/** The current password proves it is the owner, not someone with a borrowed session. */
+function PasswordChange() {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [changed, setChanged] = useState(false);
+  const { busy, error, onSubmit } = useSubmit();
+  return (
+    <section class="panel" aria-labelledby="password-title">
+      <h2 id="password-title">Password</h2>
+      <p class="muted">Changing it signs you out everywhere else.</p>
+      <form
+        onSubmit={onSubmit(async () => {
+          setChanged(false);
+          await api('/me/password', {
+            method: 'POST',
+            body: {
+              currentPassword: current,
+              newPassword: next,
+            } satisfies Body<'/me/password', 'post'>,
+          });
+          setChanged(true);
+          setCurrent('');
+          setNext('');
+        })}
+      >
+        <Field
+          label="Current password"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={current}
+          onInput={setCurrent}
+        />
+        <Field
+          label="New password"
+          type="password"
+          autocomplete="new-password"
+          required
+          minLength={8}
+          value={next}
+          onInput={setNext}
+        />
+        <ErrorNote error={error} />
+        {changed && (
+          <p class="note success" role="status">
+            Your password is changed; your other sessions have ended.
+          </p>
+        )}
+        <button type="submit" class="secondary" disabled={busy}>
+          Change password
         </button>
       </form>
     </section>

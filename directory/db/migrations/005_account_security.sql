@@ -18,3 +18,20 @@ GRANT SELECT (sent_at), DELETE ON mail_quota TO telemoat_jobs;
 -- Deleting an unverified account cascades to its memberships as the table owner, so the jobs
 -- role needs no rights on them (P21).
 REVOKE ALL ON memberships FROM telemoat_jobs;
+
+-- Password reset by e-mailed link: single use, expiring, only the token's SHA-256 stored.
+CREATE TABLE password_resets (
+  token_hash bytea PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX password_resets_user_idx ON password_resets (user_id);
+CREATE INDEX password_resets_expiry_idx ON password_resets (expires_at);
+GRANT SELECT, INSERT, DELETE ON password_resets TO telemoat_api;
+GRANT SELECT (expires_at), DELETE ON password_resets TO telemoat_jobs;
+
+-- A changed or reset password ends the account's other sessions.
+ALTER TABLE sessions DROP CONSTRAINT sessions_revoked_reason_check;
+ALTER TABLE sessions ADD CONSTRAINT sessions_revoked_reason_check
+  CHECK (revoked_reason IN ('logout', 'logout-all', 'user', 'reuse', 'password'));

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
-import { type Answer, api, type Me, type Organisation } from '../../api';
-import { ErrorNote, PageHead, useLoad } from '../../ui';
+import type { Me, Organisation } from '../../api';
+import { ErrorNote, PageHead } from '../../ui';
 import { DevicesSection } from './devices-section';
+import { InvitationsSection } from './invitations-section';
 import { InviteSection } from './invite-section';
 import { MembersSection } from './members-section';
 import { MetricsSection } from './metrics-section';
@@ -9,14 +10,8 @@ import { roleNames } from './roles';
 
 export function AdminPage({ org, me }: { org: Organisation; me: Me }) {
   const manages = org.role === 'owner' || org.role === 'admin';
-  // Loaded here rather than in its section: a sent invitation adds a member to the list.
-  const members = useLoad(
-    (signal) =>
-      api<Answer<'/orgs/{orgId}/members', 'get'>>(`/orgs/${org.id}/members?limit=500`, {
-        signal,
-      }),
-    [org.id],
-  );
+  // Each invitation sent adds one to the pending list, which then loads again.
+  const [sent, setSent] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
   const [rowError, setRowError] = useState<unknown>(null);
 
@@ -40,7 +35,6 @@ export function AdminPage({ org, me }: { org: Organisation; me: Me }) {
         org={org}
         me={me}
         manages={manages}
-        members={members}
         onNotice={setNotice}
         onError={setRowError}
       />
@@ -50,10 +44,12 @@ export function AdminPage({ org, me }: { org: Organisation; me: Me }) {
           org={org}
           onInvited={(text) => {
             setNotice(text);
-            members.reload();
+            setSent((n) => n + 1);
           }}
         />
       )}
+
+      {manages && <InvitationsSection org={org} sent={sent} onNotice={setNotice} />}
 
       <DevicesSection org={org} manages={manages} onNotice={setNotice} onError={setRowError} />
 

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { type Answer, api, type Body, type Organisation, type Role } from '../../api';
 import { formatDateTime } from '../../format';
 import { ErrorNote, NameAndEmail, useSubmit } from '../../ui';
-import { roleNames, roles } from './roles';
+import { invitableRoles, roleNames } from './roles';
 
 export function InviteSection({
   org,
@@ -15,7 +15,7 @@ export function InviteSection({
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');
   const { busy, error, onSubmit } = useSubmit();
-  const allowed = org.role === 'owner' ? roles : roles.filter((r) => r !== 'owner');
+  const allowed = invitableRoles(org.role);
   return (
     <section class="panel" aria-labelledby="invite-title">
       <h2 id="invite-title">Invite someone</h2>
@@ -40,7 +40,7 @@ export function InviteSection({
           setEmail('');
         })}
       >
-        <NameAndEmail name={name} email={email} onName={setName} onEmail={setEmail} someoneElse />
+        <NameAndEmail name={name} email={email} onName={setName} onEmail={setEmail} />
         <div class="field">
           <label for="invite-role">Role</label>
           <select

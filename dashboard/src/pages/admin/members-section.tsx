@@ -9,7 +9,7 @@ import {
   type Role,
 } from '../../api';
 import { formatDateTime } from '../../format';
-import { Confirm, ErrorNote, type Load, RowButton, Spinner, Sr } from '../../ui';
+import { Confirm, ErrorNote, RowButton, Spinner, Sr, useLoad } from '../../ui';
 import { roleNames, roles } from './roles';
 
 const memberName = (m: Member) => m.name ?? m.email ?? 'this member';
@@ -18,12 +18,18 @@ export function MembersSection(props: {
   org: Organisation;
   me: Me;
   manages: boolean;
-  members: Load<Answer<'/orgs/{orgId}/members', 'get'>>;
   onNotice: (text: string | null) => void;
   onError: (error: unknown) => void;
 }) {
-  const { org, me, manages, members, onNotice, onError } = props;
+  const { org, me, manages, onNotice, onError } = props;
   const [removing, setRemoving] = useState<Member | null>(null);
+  const members = useLoad(
+    (signal) =>
+      api<Answer<'/orgs/{orgId}/members', 'get'>>(`/orgs/${org.id}/members?limit=500`, {
+        signal,
+      }),
+    [org.id],
+  );
   return (
     <>
       <section class="panel" aria-labelledby="members-title">

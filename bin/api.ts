@@ -7,7 +7,7 @@ import { LiveHub } from '../api/live/live-hub.js';
 import { ReadingsService } from '../api/readings/readings.service.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { closeServer, listen } from '../common/listen.js';
-import type { Logger } from '../common/logger.js';
+import { idleConnectionFailure, type Logger } from '../common/logger.js';
 import { createDirectoryPool } from '../directory/db/pool.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import { DevicesRepository } from '../directory/devices/devices.repository.js';
@@ -43,7 +43,7 @@ export async function startApi(config: ApiConfig, logger: Logger, hooks: ApiHook
     connectionTimeoutMillis: 3000,
     query_timeout: 15_000,
   });
-  pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  pool.on('error', idleConnectionFailure(log));
   const influx = new InfluxClient(
     {
       url: config.INFLUX_URL,

@@ -9,8 +9,7 @@ import { listenForDeviceChanges } from '../broker/device-changes.js';
 import { createIngestWindow } from '../broker/ingest-window.js';
 import { startListeners } from '../broker/listeners.js';
 import { startMetricsServer } from '../broker/metrics.server.js';
-import type { Logger } from '../common/logger.js';
-import { safeUrl } from '../common/logger.js';
+import { idleConnectionFailure, safeUrl, type Logger } from '../common/logger.js';
 import { verifySecret } from '../common/secret-hash.js';
 import {
   DEVICE_CHANGES_CHANNEL,
@@ -46,7 +45,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger) {
     query_timeout: 2 * timeoutMs,
   };
   const pool = new pg.Pool({ ...connection, max: 4, statement_timeout: timeoutMs });
-  pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  pool.on('error', idleConnectionFailure(log));
   const influx = new InfluxClient({
     url: config.INFLUX_URL,
     username: config.INFLUX_INGEST_USER,

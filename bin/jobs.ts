@@ -1,14 +1,12 @@
 import pg from 'pg';
-import type { Logger } from '../common/logger.js';
+import { idleConnectionFailure, type Logger } from '../common/logger.js';
 import { runDirectoryJobs, type DirectoryJobsResult } from '../directory/jobs/directory-jobs.js';
 import type { JobsConfig } from './jobs.config.js';
 
 /** The jobs' composition root: one small pool as `telemoat_jobs`, nothing else. */
 export function jobsPool(config: JobsConfig, logger: Logger): pg.Pool {
   const pool = new pg.Pool({ connectionString: config.JOBS_DATABASE_URL, max: 2 });
-  pool.on('error', (err) =>
-    logger.child({ module: 'jobs' }).warn({ err }, 'idle Postgres connection failed'),
-  );
+  pool.on('error', idleConnectionFailure(logger.child({ module: 'jobs' })));
   return pool;
 }
 

@@ -54,6 +54,15 @@ export function createLogger(options: {
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
+/**
+ * What a pool reports when an idle connection of it fails (a database restarting or shutting
+ * down): one line with the driver's code and message, not the client object the error carries.
+ */
+export function idleConnectionFailure(log: Logger) {
+  return (err: Error & { code?: unknown }) =>
+    log.warn({ code: err.code, reason: err.message }, 'idle Postgres connection failed');
+}
+
 /** Strips credentials from a URL before it is logged. */
 export function safeUrl(url: string): string {
   const parsed = new URL(url);

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, safeUrl } from '../../common/logger.js';
+import { createLogger, idleConnectionFailure, safeUrl } from '../../common/logger.js';
 
 describe('logging', () => {
   function capture() {
@@ -67,6 +67,24 @@ describe('logging', () => {
     expect(text).toContain('boom');
     // The caller's object is not changed by logging it.
     expect(secrets.password).toBe('hunter22');
+  });
+
+  it("logs a failed idle Postgres connection in one short line, without the driver's client", () => {
+    const { lines, logger } = capture();
+    const err = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+      client: { connectionParameters: { user: 'telemoat_broker' }, huge: 'x'.repeat(5000) },
+    });
+    idleConnectionFailure(logger)(err);
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      code: '57P01',
+      reason: 'terminating connection due to administrator command',
+      msg: 'idle Postgres connection failed',
+    });
+    expect(lines[0]).not.toContain('telemoat_broker');
+    expect(lines[0]!.length).toBeLessThan(400);
   });
 
   it('logs a cyclic object without looping', () => {

@@ -10,6 +10,11 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Vitest's default is one worker per core but one, so on these 2-core machines every file
+    // would run alone. Most files wait on servers (Postgres, InfluxDB, MQTT, SMTP, a browser)
+    // rather than compute, and every wait is for a condition, so four files at a time are safe.
+    maxWorkers: 4,
+    minWorkers: 1,
     reporters: ['default'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },

@@ -8,6 +8,7 @@ import type {
 } from '../../directory/accounts/users.repository.js';
 import {
   emailAddress,
+  emailSent,
   mailSettings,
   newPassword,
   personName,
@@ -168,8 +169,7 @@ export function meRoutes(deps: MeRoutesDeps): Route[] {
         tag: 'me',
         access: { kind: 'user' },
         body: emailChangeBody,
-        status: 202,
-        response: z.object({ status: z.literal('email_sent') }),
+        ...emailSent,
         errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
       },
       async ({ req, userId, body }) => {

@@ -115,6 +115,28 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
     return credentials;
   }
 
+  /** Ends what the credentials name; a cookie of no live session is worthless, so it goes. */
+  function logoutRoute(path: string, summary: string, scope: 'logout' | 'logout-all'): Route {
+    return defineRoute(
+      {
+        method: 'post',
+        path,
+        summary,
+        tag: 'auth',
+        access: { kind: 'public' },
+        body: refreshBody,
+        status: 204,
+        errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
+      },
+      async ({ req, res, body }) => {
+        const ended = await deps.sessionService.end(await credentialsOf(req, body), scope);
+        clearRefreshCookie(res, deps.auth.cookies);
+        if (!ended) throw new AppError('UNAUTHENTICATED');
+        return undefined;
+      },
+    );
+  }
+
   return [
     defineRoute(
       {
@@ -170,44 +192,12 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         return tokensFor(res, deps.auth, issued, presented.from);
       },
     ),
-    defineRoute(
-      {
-        method: 'post',
-        path: '/auth/logout',
-        summary:
-          'End the session of the bearer access token, even an expired one, and of the refresh token, at once (P9); 401 when they name no live session',
-        tag: 'auth',
-        access: { kind: 'public' },
-        body: refreshBody,
-        status: 204,
-        errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
-      },
-      async ({ req, res, body }) => {
-        const ended = await deps.sessionService.end(await credentialsOf(req, body), 'logout');
-        // A cookie of no live session is worthless: it goes either way.
-        clearRefreshCookie(res, deps.auth.cookies);
-        if (!ended) throw new AppError('UNAUTHENTICATED');
-        return undefined;
-      },
+    logoutRoute(
+      '/auth/logout',
+      'End the session of the bearer access token, even an expired one, and of the refresh token, at once (P9); 401 when they name no live session',
+      'logout',
     ),
-    defineRoute(
-      {
-        method: 'post',
-        path: '/auth/logout-all',
-        summary: 'End every session of the user at once (P9)',
-        tag: 'auth',
-        access: { kind: 'public' },
-        body: refreshBody,
-        status: 204,
-        errors: ['UNAUTHENTICATED', 'CSRF_REJECTED'],
-      },
-      async ({ req, res, body }) => {
-        const ended = await deps.sessionService.end(await credentialsOf(req, body), 'logout-all');
-        clearRefreshCookie(res, deps.auth.cookies);
-        if (!ended) throw new AppError('UNAUTHENTICATED');
-        return undefined;
-      },
-    ),
+    logoutRoute('/auth/logout-all', 'End every session of the user at once (P9)', 'logout-all'),
     ...oidcRoutes(deps),
   ];
 }

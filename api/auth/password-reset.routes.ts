@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PasswordService } from '../../directory/accounts/password.service.js';
-import { emailAddress, newPassword, oneTimeToken } from '../http/identity.schemas.js';
+import { emailAddress, emailSent, newPassword, oneTimeToken } from '../http/identity.schemas.js';
 import { defineRoute, type Route } from '../http/route.js';
 
 export interface PasswordResetRoutesDeps {
@@ -22,8 +22,7 @@ export function passwordResetRoutes(deps: PasswordResetRoutesDeps): Route[] {
         tag: 'auth',
         access: { kind: 'public' },
         body: resetRequestBody,
-        status: 202,
-        response: z.object({ status: z.literal('email_sent') }),
+        ...emailSent,
       },
       async ({ body }) => {
         await deps.passwordService.requestReset(body.email);

@@ -3,6 +3,7 @@ import type { SignupService } from '../../directory/accounts/signup.service.js';
 import { clientIp } from '../http/client-info.js';
 import {
   emailAddress,
+  emailSent,
   mailSettings,
   newPassword,
   oneTimeToken,
@@ -53,8 +54,7 @@ export function signupRoutes(deps: SignupRoutesDeps): Route[] {
         tag: 'signup',
         access: { kind: 'public' },
         body: signupBody,
-        status: 202,
-        response: z.object({ status: z.literal('email_sent') }),
+        ...emailSent,
       },
       async ({ req, body }) => {
         await deps.signupService.signup({

@@ -32,3 +32,12 @@ export const termsVersion = z.string().min(1).max(64);
 export const oneTimeToken = z.string().regex(oneTimeTokenPattern, 'is not a link token');
 export const region = z.string().regex(/^[a-z]{2,16}$/);
 export const mailSettings = z.strictObject({ omitNamesInEmail: z.boolean().optional() });
+
+/**
+ * The answer of every request that sends an e-mail link (sign-up, password reset, e-mail
+ * change): 202, and the same body whether or not an e-mail went out, so it tells nothing.
+ */
+export const emailSent = {
+  status: 202,
+  response: z.object({ status: z.literal('email_sent') }),
+} as const;

@@ -123,7 +123,7 @@ describe('dashboard in a browser', () => {
     await audit(page, 'sign-up');
     await page.getByLabel('E-mail', { exact: true }).fill(account.email);
     await page.getByRole('button', { name: 'Send the link' }).click();
-    await page.getByRole('heading', { name: 'Check your e-mail' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'We sent a link to' }).waitFor();
 
     // ...then the link from the e-mail, opened in the browser (the token travels in the
     // fragment), where name and password are chosen.

@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type Answer, api, ApiError, type Body, login } from '../api';
 import { fragmentToken } from '../router';
-import { Checkbox, ErrorNote, Field, Spinner, useSubmit } from '../ui';
+import { Checkbox, ErrorNote, Field, NewPasswordField, Spinner, useSubmit } from '../ui';
 
 /** The centred card the signed-out pages share. */
 function AuthCard(props: { title: string; intro?: string; children: ComponentChildren }) {
@@ -160,52 +160,71 @@ function useTermsVersion(): string | null {
   return version;
 }
 
-/** Sign-up asks only for the address: the link sent there is where name and password are chosen. */
-export function SignUpPage() {
+/**
+ * A page that asks only for an e-mail address and sends a link there; the answer is the same
+ * whether or not the address has an account, so the page says the same too.
+ */
+function EmailLinkPage(props: {
+  title: string;
+  intro: string;
+  path: '/auth/signup' | '/auth/password-reset';
+  sent: (email: string) => ComponentChildren;
+  footer: ComponentChildren;
+}) {
   const [email, setEmail] = useState('');
   const [sent, setSent] = useState(false);
-  if (sent) {
-    return (
-      <AuthCard title="Check your e-mail">
-        <p role="status">
-          We sent a link to <strong>{email}</strong>. Open it to choose your name and password. The
-          link works once.
-        </p>
-        <p class="switch">
-          <a href="/sign-in">Back to sign in</a>
-        </p>
-      </AuthCard>
-    );
-  }
   return (
-    <AuthCard
+    <AuthCard title={props.title} intro={props.intro}>
+      {sent ? (
+        <p class="note success" role="status">
+          {props.sent(email)}
+        </p>
+      ) : (
+        <AuthForm
+          action="Send the link"
+          busyAction="Sending…"
+          onSubmit={async () => {
+            await api(props.path, {
+              method: 'POST',
+              body: { email } satisfies Body<typeof props.path, 'post'>,
+            });
+            setSent(true);
+          }}
+        >
+          <Field
+            label="E-mail"
+            type="email"
+            autocomplete="email"
+            required
+            value={email}
+            onInput={setEmail}
+          />
+        </AuthForm>
+      )}
+      <p class="switch">{props.footer}</p>
+    </AuthCard>
+  );
+}
+
+/** Sign-up asks only for the address: the link sent there is where name and password are chosen. */
+export function SignUpPage() {
+  return (
+    <EmailLinkPage
       title="Create your account"
       intro="Start with your e-mail address: we send a link there to choose your name and password."
-    >
-      <AuthForm
-        action="Send the link"
-        busyAction="Sending…"
-        onSubmit={async () => {
-          await api('/auth/signup', {
-            method: 'POST',
-            body: { email } satisfies Body<'/auth/signup', 'post'>,
-          });
-          setSent(true);
-        }}
-      >
-        <Field
-          label="E-mail"
-          type="email"
-          autocomplete="email"
-          required
-          value={email}
-          onInput={setEmail}
-        />
-      </AuthForm>
-      <p class="switch">
-        Already have an account? <a href="/sign-in">Sign in</a>
-      </p>
-    </AuthCard>
+      path="/auth/signup"
+      sent={(email) => (
+        <>
+          We sent a link to <strong>{email}</strong>. Open it to choose your name and password. The
+          link works once.
+        </>
+      )}
+      footer={
+        <>
+          Already have an account? <a href="/sign-in">Sign in</a>
+        </>
+      }
+    />
   );
 }
 
@@ -254,16 +273,7 @@ export function CompleteSignUpPage() {
           }}
         >
           <Field label="Name" autocomplete="name" required value={name} onInput={setName} />
-          <Field
-            label="Password"
-            type="password"
-            autocomplete="new-password"
-            required
-            minLength={8}
-            hint="At least 8 characters. A few unrelated words work well."
-            value={password}
-            onInput={setPassword}
-          />
+          <NewPasswordField label="Password" value={password} onInput={setPassword} />
           <TermsCheckbox version={terms} checked={accepted} onChange={setAccepted} />
           <Checkbox
             label="Leave titles and names out of e-mails"
@@ -370,15 +380,7 @@ export function AcceptInvitationPage() {
           }}
         >
           <Field label="Your name (optional)" autocomplete="name" value={name} onInput={setName} />
-          <Field
-            label="Password"
-            type="password"
-            autocomplete="new-password"
-            required
-            hint="At least 8 characters."
-            value={password}
-            onInput={setPassword}
-          />
+          <NewPasswordField label="Password" value={password} onInput={setPassword} />
           <TermsCheckbox version={terms} checked={accepted} onChange={setAccepted} />
         </AuthForm>
       )}
@@ -389,46 +391,20 @@ export function AcceptInvitationPage() {
   );
 }
 
-/** Asks for a reset link; the answer is the same whether or not the address has an account. */
 export function ForgotPasswordPage() {
-  const [email, setEmail] = useState('');
-  const [sent, setSent] = useState(false);
   return (
-    <AuthCard
+    <EmailLinkPage
       title="Reset your password"
       intro="We send a link to your e-mail address to choose a new password."
-    >
-      {sent ? (
-        <p class="note success" role="status">
+      path="/auth/password-reset"
+      sent={(email) => (
+        <>
           If <strong>{email}</strong> has a Telemoat account, a link is on its way. It works once,
           for one hour.
-        </p>
-      ) : (
-        <AuthForm
-          action="Send the link"
-          busyAction="Sending…"
-          onSubmit={async () => {
-            await api('/auth/password-reset', {
-              method: 'POST',
-              body: { email } satisfies Body<'/auth/password-reset', 'post'>,
-            });
-            setSent(true);
-          }}
-        >
-          <Field
-            label="E-mail"
-            type="email"
-            autocomplete="email"
-            required
-            value={email}
-            onInput={setEmail}
-          />
-        </AuthForm>
+        </>
       )}
-      <p class="switch">
-        <a href="/sign-in">Back to sign in</a>
-      </p>
-    </AuthCard>
+      footer={<a href="/sign-in">Back to sign in</a>}
+    />
   );
 }
 
@@ -457,16 +433,7 @@ export function ResetPasswordPage() {
             setDone(true);
           }}
         >
-          <Field
-            label="New password"
-            type="password"
-            autocomplete="new-password"
-            required
-            minLength={8}
-            hint="At least 8 characters. A few unrelated words work well."
-            value={password}
-            onInput={setPassword}
-          />
+          <NewPasswordField label="New password" value={password} onInput={setPassword} />
         </AuthForm>
       )}
       <p class="switch">

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { env } from '../common/config.js';
 import { directoryKeysShape } from '../directory/crypto/crypto.config.js';
+import { DEFAULT_ORGS_PER_USER } from '../directory/organisations/organisations.service.js';
 import { parseOidcProviders } from '../directory/sessions/oidc.service.js';
+import { STREAM_LIMIT_DEFAULTS } from './live/stream-guard.js';
 
 export const apiConfigSchema = z.object({
   LOG_LEVEL: env.logLevel(),
@@ -43,6 +45,28 @@ export const apiConfigSchema = z.object({
   /** Requests per minute per client address and per signed-in user (token buckets, 429). */
   RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   RATE_LIMIT_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  /** How often open live streams and exports re-check their token, session and membership (P9). */
+  STREAM_RECHECK_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(STREAM_LIMIT_DEFAULTS.recheckMs),
+  /** Open live streams per signed-in user and per client address; more get 429 RATE_LIMITED. */
+  LIVE_STREAMS_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(STREAM_LIMIT_DEFAULTS.perUser),
+  LIVE_STREAMS_PER_IP: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(STREAM_LIMIT_DEFAULTS.perIp),
+  /** Organisations a user may own and still create another (409 CONFLICT `org-limit`). */
+  ORGS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_ORGS_PER_USER),
   /** JSON array of `{ id, issuer, clientId, clientSecret?, redirectUri }`; see parseOidcProviders. */
   OIDC_PROVIDERS: z
     .string()

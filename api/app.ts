@@ -9,6 +9,7 @@ import { exportRoutes, type ExportRoutesDeps } from './export/export.routes.js';
 import { errorHandler, requestContext, requireUser } from './http/http.js';
 import { invitationsRoutes, type InvitationsRoutesDeps } from './orgs/invitations.routes.js';
 import { liveRoutes, type LiveRoutesDeps } from './live/live.routes.js';
+import { StreamGuard, type StreamLimits } from './live/stream-guard.js';
 import { meRoutes, type MeRoutesDeps } from './account/me.routes.js';
 import { membersRoutes, type MembersRoutesDeps } from './orgs/members.routes.js';
 import { metricsRoutes, type MetricsRoutesDeps } from './readings/metrics.routes.js';
@@ -33,7 +34,8 @@ import { refuseForbiddenKey } from '../common/json.js';
 /** The largest JSON body, after decompression: every request body the API takes is small. */
 export const API_BODY_LIMIT_BYTES = 64 * 1024;
 
-export type ApiDeps = AuthRoutesDeps &
+/** What the route factories need; the stream guard among them is built by buildApi. */
+type RoutesDeps = AuthRoutesDeps &
   MembershipDeps &
   DevicesRoutesDeps &
   ReadingsRoutesDeps &
@@ -47,7 +49,9 @@ export type ApiDeps = AuthRoutesDeps &
   InvitationsRoutesDeps &
   OrgsRoutesDeps &
   SessionsRoutesDeps &
-  SecurityRoutesDeps &
+  SecurityRoutesDeps;
+
+export type ApiDeps = Omit<RoutesDeps, 'streams'> &
   HttpBehaviourDeps & {
     logger: Logger;
     /** Folder with the built dashboard; served at `/` when given. */
@@ -61,6 +65,8 @@ interface HttpBehaviourDeps {
   rateLimits: { perIpPerMinute: number; perUserPerMinute: number };
   /** Whether the platform is reached over https (PUBLIC_URL): turns HSTS on. */
   https: boolean;
+  /** Re-checks and caps of open streams; each unset one keeps its default. */
+  streamLimits?: Partial<StreamLimits>;
 }
 
 interface MembershipDeps {
@@ -75,7 +81,7 @@ const API_INFO = { title: 'Telemoat API', version: '1' };
  * Every operation of the API. Route factories only capture their dependencies and read them
  * while handling a request, so the routes can be listed without any store behind them.
  */
-export function apiRoutes(deps: ApiDeps): Route[] {
+export function apiRoutes(deps: RoutesDeps): Route[] {
   return [
     ...authRoutes(deps),
     ...signupRoutes(deps),
@@ -99,7 +105,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
  * factories refuse every use, which proves that listing the routes touches none of them.
  */
 export function openApiDocument(): ReturnType<typeof buildOpenApi> {
-  const refuse = new Proxy({} as ApiDeps, {
+  const refuse = new Proxy({} as RoutesDeps, {
     get(_target, key) {
       throw new Error(`the route list read dependency ${String(key)} while being built`);
     },
@@ -128,8 +134,16 @@ export function buildApi(deps: ApiDeps): Express {
     requireUser(deps.tokens),
     new TokenBuckets({ perMinute: deps.rateLimits.perUserPerMinute }),
   );
+  // One guard for every long-lived answer: it re-checks open streams and caps live ones.
+  const streams = new StreamGuard({
+    tokens: deps.tokens,
+    organisations: deps.organisations,
+    logger: deps.logger,
+    ...(deps.streamLimits ? { limits: deps.streamLimits } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const v1 = express.Router();
-  const routes = apiRoutes(deps);
+  const routes = apiRoutes({ ...deps, streams });
   mountRoutes(v1, routes, {
     requireUser: authenticate,
     membership: (orgId, userId) => deps.organisations.membership(orgId, userId),

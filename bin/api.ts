@@ -96,6 +96,13 @@ export async function startApi(config: ApiConfig, logger: Logger, hooks: ApiHook
       perUserPerMinute: config.RATE_LIMIT_PER_USER_PER_MINUTE,
     },
     https: new URL(config.PUBLIC_URL).protocol === 'https:',
+    streamLimits: {
+      recheckMs: config.STREAM_RECHECK_MS,
+      perUser: config.LIVE_STREAMS_PER_USER,
+      perIp: config.LIVE_STREAMS_PER_IP,
+    },
+    // Open streams re-check their tokens on the clock the token service reads.
+    ...(hooks.now ? { now: hooks.now } : {}),
   });
 
   const server = createServer(app);

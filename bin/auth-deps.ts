@@ -14,6 +14,7 @@ import { TokenService } from '../api/auth/token.service.js';
 import { directoryCryptoFrom, masterKeyringFrom } from '../directory/crypto/crypto.config.js';
 import { DataKeysRepository } from '../directory/crypto/data-keys.repository.js';
 import { OidcLoginsRepository } from '../directory/sessions/oidc-logins.repository.js';
+import { OidcIdentitiesRepository } from '../directory/sessions/oidc-identities.repository.js';
 import { PlatformRolesRepository } from '../directory/security/platform-roles.repository.js';
 import { SecurityEventsRepository } from '../directory/security/security-events.repository.js';
 import { SessionsRepository } from '../directory/sessions/sessions.repository.js';
@@ -92,6 +93,7 @@ export async function authDeps(
         parseOidcProviders(config.OIDC_PROVIDERS).map((p) => [p.id, new OidcClient(p)]),
       ),
       logins: new OidcLoginsRepository(pool),
+      identities: new OidcIdentitiesRepository(pool, config.EMAIL_INDEX_KEY),
     },
     logger,
   });

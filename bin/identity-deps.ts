@@ -69,7 +69,11 @@ export function identityDeps(
     organisations: new OrganisationsRepository(pool, crypto),
     signupService: new SignupService(deps),
     profileService: new ProfileService({ ...deps, passwords: options.passwords }),
-    organisationsService: new OrganisationsService({ ...deps, passwords: options.passwords }),
+    organisationsService: new OrganisationsService({
+      ...deps,
+      passwords: options.passwords,
+      orgsPerUser: config.ORGS_PER_USER,
+    }),
     privacyTermsVersion: config.PRIVACY_TERMS_VERSION,
     /** Ends the mailer's connections on shutdown. */
     closeMailer: () => mailer.close(),

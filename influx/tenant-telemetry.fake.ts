@@ -75,11 +75,12 @@ export class FakeTelemetry implements Telemetry {
             return times.length === 0 ? null : times.reduce((a, b) => Math.max(a, b));
           }),
         aggregateMany: (query) => answer(() => aggregate(stored(), { ...query, tenantKey })),
-        latest: () =>
+        latest: (since) =>
           answer(() => {
             assertAllowlisted({ tenantKey });
             const newest = new Map<string, LatestRow>();
             for (const { deviceKey, metric, time, value } of stored()) {
+              if (since !== undefined && time < since.getTime()) continue;
               const key = `${deviceKey}/${metric}`;
               const known = newest.get(key);
               if (!known || known.time < time) newest.set(key, { deviceKey, metric, time, value });

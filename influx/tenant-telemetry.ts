@@ -25,7 +25,8 @@ export interface TenantTelemetry {
     aggregateMany(
       query: Omit<ManyAggregateQuery, 'tenantKey'>,
     ): Promise<Map<string, AggregateRow[]>>;
-    latest(): Promise<LatestRow[]>;
+    /** The newest value of each metric of each device, of those taken at or after `since`. */
+    latest(since?: Date): Promise<LatestRow[]>;
     metrics(): Promise<string[]>;
   };
   presence: { latest(deviceKey: string): Promise<Presence | null> };
@@ -64,7 +65,7 @@ export function createInfluxTelemetry(options: InfluxTelemetryOptions): Telemetr
         list: (range) => readings.list({ ...range, tenantKey }),
         lastReadingTime: (deviceKey) => readings.lastReadingTime(tenantKey, deviceKey),
         aggregateMany: (query) => readings.aggregateMany({ ...query, tenantKey }),
-        latest: () => readings.latest(tenantKey),
+        latest: (since) => readings.latest(tenantKey, since),
         metrics: () => readings.metrics(tenantKey),
       },
       presence: { latest: (deviceKey) => presence.latest(tenantKey, deviceKey) },

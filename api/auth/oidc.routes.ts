@@ -21,6 +21,8 @@ export interface OidcRoutesDeps {
 
 /** Where the browser goes once signed in; the page obtains its access token by refreshing. */
 const SIGNED_IN_PAGE = '/';
+/** Where it goes once a provider is linked: back to the list of linked providers. */
+const LINKED_PAGE = '/settings';
 
 const providerParams = z.object({ provider: z.string().max(64) });
 const callbackQuery = z.looseObject({
@@ -32,8 +34,10 @@ const callbackQuery = z.looseObject({
 /**
  * `GET /auth/oidc/{provider}/start` sends the browser to the provider with state, nonce and a
  * PKCE challenge; `GET /auth/oidc/{provider}/callback` checks the state against the browser's
- * cookie, exchanges the code, verifies the ID token and signs in the existing, verified user
- * whose e-mail the provider vouches for (P8). The refresh token arrives as the usual cookie.
+ * cookie, exchanges the code, verifies the ID token and signs in the user whose account the
+ * identity (issuer, subject) is linked to (P8). The refresh token arrives as the usual cookie.
+ * A signed-in user links a provider with `POST /me/oidc-links/{provider}`, which begins the
+ * same flow for their account, and unlinks it with `DELETE`.
  */
 export function oidcRoutes(deps: OidcRoutesDeps): Route[] {
   return [
@@ -49,6 +53,61 @@ export function oidcRoutes(deps: OidcRoutesDeps): Route[] {
         }),
       },
       () => Promise.resolve({ providers: deps.signIn.providers() }),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/me/oidc-links',
+        summary:
+          'The identity providers, each with when it was linked to your account (null when it is not)',
+        tag: 'auth',
+        access: { kind: 'user' },
+        response: z.object({
+          providers: z.array(
+            z.object({ id: z.string(), name: z.string(), linkedAt: z.iso.datetime().nullable() }),
+          ),
+        }),
+      },
+      async ({ userId }) => ({
+        providers: (await deps.signIn.linkedProviders(userId)).map((p) => ({
+          ...p,
+          linkedAt: p.linkedAt?.toISOString() ?? null,
+        })),
+      }),
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/me/oidc-links/:provider',
+        summary:
+          'Begins linking an identity provider to your account: answers the URL to send the browser to, whose redirect back links it (P8)',
+        tag: 'auth',
+        access: { kind: 'user' },
+        params: providerParams,
+        response: z.object({ redirectTo: z.url() }),
+        errors: ['NOT_FOUND'],
+      },
+      async ({ res, params, userId }) => {
+        const { redirectTo, state } = await deps.signIn.startOidcLink(params.provider, userId);
+        setOidcCookie(res, deps.auth.cookies, state, OIDC_LOGIN_TTL_SECONDS);
+        return { redirectTo: redirectTo.toString() };
+      },
+    ),
+    defineRoute(
+      {
+        method: 'delete',
+        path: '/me/oidc-links/:provider',
+        summary: 'Unlinks an identity provider: it no longer signs you in',
+        tag: 'auth',
+        access: { kind: 'user' },
+        params: providerParams,
+        status: 204,
+        errors: ['NOT_FOUND'],
+      },
+      async ({ params, userId }) => {
+        await deps.signIn.unlinkOidc(params.provider, userId);
+        return undefined;
+      },
     ),
     defineRoute(
       {
@@ -75,25 +134,28 @@ export function oidcRoutes(deps: OidcRoutesDeps): Route[] {
         method: 'get',
         path: '/auth/oidc/:provider/callback',
         summary:
-          "The identity provider's redirect back: sets the refresh cookie and redirects to the dashboard, which then refreshes",
+          "The identity provider's redirect back: signs in (sets the refresh cookie and redirects to the dashboard, which then refreshes) or completes a link (redirects to the settings)",
         tag: 'auth',
         access: { kind: 'public' },
         params: providerParams,
         query: callbackQuery,
         status: 303,
-        errors: ['NOT_FOUND', 'OIDC_FAILED'],
+        errors: ['NOT_FOUND', 'OIDC_FAILED', 'CONFLICT'],
       },
       async ({ req, res, params, query }) => {
         const cookieState = readCookie(req, OIDC_COOKIE);
         clearOidcCookie(res, deps.auth.cookies);
-        const issued = await deps.signIn.finishOidc(
+        const outcome = await deps.signIn.finishOidc(
           params.provider,
           { ...query, cookieState },
           clientOf(req),
         );
-        setRefreshCookie(res, deps.auth.cookies, issued.refreshToken, issued.refreshExpiresIn);
+        if (outcome.kind === 'signed-in') {
+          const { refreshToken, refreshExpiresIn } = outcome.tokens;
+          setRefreshCookie(res, deps.auth.cookies, refreshToken, refreshExpiresIn);
+        }
         res.setHeader('cache-control', 'no-store');
-        res.redirect(303, SIGNED_IN_PAGE);
+        res.redirect(303, outcome.kind === 'signed-in' ? SIGNED_IN_PAGE : LINKED_PAGE);
         return undefined;
       },
     ),

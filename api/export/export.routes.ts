@@ -1,14 +1,18 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { MAX_EXPORT_DEVICES, type ExportedReading } from '../../influx/readings.export.js';
+import { holderOf, type StreamGuard } from '../live/stream-guard.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { deviceIdList, orgParams } from '../http/params.js';
 import type { ExportService, OpenedExport } from './export.service.js';
 
 export interface ExportRoutesDeps {
   exportService: Pick<ExportService, 'open'>;
+  streams: Pick<StreamGuard, 'admit'>;
   now?: () => number;
 }
+
+const MIN_ROLE = 'member';
 
 const exportQuery = z.strictObject({
   format: z.enum(['csv', 'ndjson']).default('csv'),
@@ -156,6 +160,8 @@ async function download(
 /**
  * The organisation's readings as a download (P19): CSV or NDJSON, streamed from InfluxDB a
  * chunk at a time with HTTP backpressure, so any range costs the API the memory of one chunk.
+ * A download in progress stays as authorised as a request (StreamGuard): when the session
+ * ends, the token expires or the member leaves, the connection is cut and the file incomplete.
  */
 export function exportRoutes(deps: ExportRoutesDeps): Route[] {
   return [
@@ -166,20 +172,31 @@ export function exportRoutes(deps: ExportRoutesDeps): Route[] {
         summary:
           "Download the organisation's raw readings as CSV or NDJSON (by default all of them)",
         tag: 'readings',
-        access: { kind: 'org', minRole: 'member' },
+        access: { kind: 'org', minRole: MIN_ROLE },
         params: orgParams,
         query: exportQuery,
         produces: ['text/csv', 'application/x-ndjson'],
       },
-      async ({ req, res, org, query }) => {
+      async ({ req, res, org, query, userId }) => {
         const abandoned = new AbortController();
-        const opened = await deps.exportService.open(
-          org,
-          { ...query, deviceIds: query.devices },
-          abandoned.signal,
+        const release = deps.streams.admit(
+          holderOf(req, userId, { orgId: org.orgId, minRole: MIN_ROLE, capped: false }),
+          () => {
+            abandoned.abort();
+            res.destroy();
+          },
         );
-        const day = new Date((deps.now ?? Date.now)()).toISOString().slice(0, 10);
-        await download(req, res, abandoned, formats[query.format], opened, day);
+        try {
+          const opened = await deps.exportService.open(
+            org,
+            { ...query, deviceIds: query.devices },
+            abandoned.signal,
+          );
+          const day = new Date((deps.now ?? Date.now)()).toISOString().slice(0, 10);
+          await download(req, res, abandoned, formats[query.format], opened, day);
+        } finally {
+          release();
+        }
         return undefined;
       },
     ),

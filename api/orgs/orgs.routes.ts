@@ -68,11 +68,13 @@ export function orgsRoutes(deps: OrgsRoutesDeps): Route[] {
       {
         method: 'post',
         path: '/orgs',
-        summary: 'Create an organisation (name, optional address and region); the caller owns it',
+        summary:
+          'Create an organisation (name, optional address and region); the caller owns it. 409 once they own ORGS_PER_USER organisations',
         tag: 'organisations',
         access: { kind: 'user' },
         body: createBody,
         status: 201,
+        errors: ['CONFLICT'],
         response: z.object({
           id: z.string(),
           name: z.string(),

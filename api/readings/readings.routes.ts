@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { limitParam } from '../http/page-cursor.js';
 import { deviceIdList, deviceParams, isoTime, metricName, orgParams } from '../http/params.js';
 import { defineRoute, type Route } from '../http/route.js';
-import type { ReadingsService } from './readings.service.js';
+import {
+  LATEST_LOOKBACK_HOURS,
+  RAW_WINDOW_MAX_HOURS,
+  type ReadingsService,
+} from './readings.service.js';
 
 export interface ReadingsRoutesDeps {
   readingsService: Pick<ReadingsService, 'deviceReadings' | 'manyReadings' | 'latest'>;
@@ -76,8 +80,7 @@ export function readingsRoutes(deps: ReadingsRoutesDeps): Route[] {
       {
         method: 'get',
         path: '/orgs/:orgId/readings',
-        summary:
-          'One metric of several devices: raw readings (newest first) or min/max/mean/count per 1m, 1h or 1d window (oldest first)',
+        summary: `One metric of several devices: raw readings (newest first, over at most ${RAW_WINDOW_MAX_HOURS} hours) or min/max/mean/count per 1m, 1h or 1d window (oldest first)`,
         tag: 'readings',
         access: { kind: 'org', minRole: 'viewer' },
         params: orgParams,
@@ -118,7 +121,7 @@ export function readingsRoutes(deps: ReadingsRoutesDeps): Route[] {
       {
         method: 'get',
         path: '/orgs/:orgId/latest',
-        summary: 'The newest value of each metric of each device',
+        summary: `The newest value of each metric of each device, of the readings taken in the last ${LATEST_LOOKBACK_HOURS} hours`,
         tag: 'readings',
         access: { kind: 'org', minRole: 'viewer' },
         params: orgParams,

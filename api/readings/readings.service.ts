@@ -45,7 +45,20 @@ export interface Series {
   points: AggregateRow[] | Omit<ReadingRow, 'metric'>[];
 }
 
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The longest range of raw readings one request may ask for: each device's readings are a
+ * query of their own, so without a bound 50 devices may each scan the whole raw retention.
+ * Longer ranges take an aggregate window, which the rollups answer at a bounded cost.
+ */
+export const RAW_WINDOW_MAX_HOURS = 24;
+/**
+ * How far back `latest` looks: a value older than this is no device's latest any more, and
+ * the bound keeps the scan to the newest shards instead of all that the raw retention holds.
+ */
+export const LATEST_LOOKBACK_HOURS = 48;
 
 /**
  * Where the directory and telemetry meet: a device id becomes its pseudonym, the pseudonym's
@@ -92,6 +105,7 @@ export class ReadingsService {
   /**
    * One metric of several devices: raw readings (newest first, `limit` per device) or
    * min/max/mean/count per window (oldest first, the whole range). Devices keep the order asked.
+   * Raw readings span at most RAW_WINDOW_MAX_HOURS.
    */
   async manyReadings(
     org: TenantOf,
@@ -103,6 +117,14 @@ export class ReadingsService {
     },
   ): Promise<{ from: number; to: number; series: Series[] }> {
     const { from, to } = this.rangeOf(query);
+    if (query.window === 'raw' && to.getTime() - from.getTime() > RAW_WINDOW_MAX_HOURS * HOUR_MS) {
+      throw new AppError('VALIDATION_FAILED', [
+        {
+          path: 'from',
+          message: `a raw window spans at most ${RAW_WINDOW_MAX_HOURS} hours; for longer ranges choose 1m, 1h or 1d`,
+        },
+      ]);
+    }
     const owned = await this.deps.devices.findManyInOrg(org.orgId, query.deviceIds);
     if (owned.length !== query.deviceIds.length) throw new AppError('NOT_FOUND');
     const byId = new Map(owned.map((d) => [d.id, d]));
@@ -134,11 +156,15 @@ export class ReadingsService {
     return { from: from.getTime(), to: to.getTime(), series };
   }
 
-  /** The newest value of each metric of each device, metrics by name. */
+  /**
+   * The newest value of each metric of each device, metrics by name, of the readings taken in
+   * the last LATEST_LOOKBACK_HOURS.
+   */
   async latest(org: TenantOf): Promise<{ device: Device; readings: ReadingRow[] }[]> {
+    const since = new Date((this.deps.now ?? Date.now)() - LATEST_LOOKBACK_HOURS * HOUR_MS);
     const [devices, latest] = await Promise.all([
       this.deps.devices.listForOrg(org.orgId),
-      this.deps.telemetry.forTenant(org.tenantKey).readings.latest(),
+      this.deps.telemetry.forTenant(org.tenantKey).readings.latest(since),
     ]);
     const byPseudonym = new Map<string, LatestRow[]>();
     for (const row of latest) {

@@ -87,6 +87,41 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/me/oidc-links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The identity providers, each with when it was linked to your account (null when it is not) */
+    get: operations['getMeOidcLinks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/oidc-links/{provider}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Begins linking an identity provider to your account: answers the URL to send the browser to, whose redirect back links it (P8) */
+    post: operations['postMeOidcLinksProvider'];
+    /** Unlinks an identity provider: it no longer signs you in */
+    delete: operations['deleteMeOidcLinksProvider'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/auth/oidc/{provider}/start': {
     parameters: {
       query?: never;
@@ -111,7 +146,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The identity provider's redirect back: sets the refresh cookie and redirects to the dashboard, which then refreshes */
+    /** The identity provider's redirect back: signs in (sets the refresh cookie and redirects to the dashboard, which then refreshes) or completes a link (redirects to the settings) */
     get: operations['getAuthOidcProviderCallback'];
     put?: never;
     post?: never;
@@ -386,7 +421,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Create an organisation (name, optional address and region); the caller owns it */
+    /** Create an organisation (name, optional address and region); the caller owns it. 409 once they own ORGS_PER_USER organisations */
     post: operations['postOrgs'];
     delete?: never;
     options?: never;
@@ -541,7 +576,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** One metric of several devices: raw readings (newest first) or min/max/mean/count per 1m, 1h or 1d window (oldest first) */
+    /** One metric of several devices: raw readings (newest first, over at most 24 hours) or min/max/mean/count per 1m, 1h or 1d window (oldest first) */
     get: operations['getOrgsOrgIdReadings'];
     put?: never;
     post?: never;
@@ -558,7 +593,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The newest value of each metric of each device */
+    /** The newest value of each metric of each device, of the readings taken in the last 48 hours */
     get: operations['getOrgsOrgIdLatest'];
     put?: never;
     post?: never;
@@ -1139,6 +1174,239 @@ export interface operations {
       };
     };
   };
+  getMeOidcLinks: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The identity providers, each with when it was linked to your account (null when it is not) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            providers: {
+              id: string;
+              name: string;
+              linkedAt: string | null;
+            }[];
+          };
+        };
+      };
+      /** @description `UNAUTHENTICATED`: Sign in to continue. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  postMeOidcLinksProvider: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        provider: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Begins linking an identity provider to your account: answers the URL to send the browser to, whose redirect back links it (P8) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uri */
+            redirectTo: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHENTICATED`: Sign in to continue. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `NOT_FOUND`: There is nothing here. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteMeOidcLinksProvider: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        provider: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Unlinks an identity provider: it no longer signs you in */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHENTICATED`: Sign in to continue. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `NOT_FOUND`: There is nothing here. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is larger than this API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: A storage service is unavailable; try again. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   getAuthOidcProviderStart: {
     parameters: {
       query?: never;
@@ -1221,7 +1489,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The identity provider's redirect back: sets the refresh cookie and redirects to the dashboard, which then refreshes */
+      /** @description The identity provider's redirect back: signs in (sets the refresh cookie and redirects to the dashboard, which then refreshes) or completes a link (redirects to the settings) */
       303: {
         headers: {
           /** @description Where to go next. */
@@ -1250,6 +1518,15 @@ export interface operations {
       };
       /** @description `NOT_FOUND`: There is nothing here. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -2568,7 +2845,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Create an organisation (name, optional address and region); the caller owns it */
+      /** @description Create an organisation (name, optional address and region); the caller owns it. 409 once they own ORGS_PER_USER organisations */
       201: {
         headers: {
           [name: string]: unknown;
@@ -2595,6 +2872,15 @@ export interface operations {
       };
       /** @description `UNAUTHENTICATED`: Sign in to continue. */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `CONFLICT`: This conflicts with the current state; nothing changed. */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -3907,7 +4193,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description One metric of several devices: raw readings (newest first) or min/max/mean/count per 1m, 1h or 1d window (oldest first) */
+      /** @description One metric of several devices: raw readings (newest first, over at most 24 hours) or min/max/mean/count per 1m, 1h or 1d window (oldest first) */
       200: {
         headers: {
           [name: string]: unknown;
@@ -4019,7 +4305,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The newest value of each metric of each device */
+      /** @description The newest value of each metric of each device, of the readings taken in the last 48 hours */
       200: {
         headers: {
           [name: string]: unknown;

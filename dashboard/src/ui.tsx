@@ -82,6 +82,26 @@ export function NameAndEmail(props: {
   );
 }
 
+/** A password being chosen: the one rule the API applies, said before it refuses. */
+export function NewPasswordField(props: {
+  label: string;
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <Field
+      label={props.label}
+      type="password"
+      autocomplete="new-password"
+      required
+      minLength={8}
+      hint="At least 8 characters, not a common password. A few unrelated words work well."
+      value={props.value}
+      onInput={props.onInput}
+    />
+  );
+}
+
 export function Checkbox(props: {
   label: ComponentChildren;
   checked: boolean;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../common/errors.js';
-import { hashDeviceSecret, verifySecret } from '../../common/secret-hash.js';
+import { hashDeviceSecret } from '../../common/secret-hash.js';
 import { normaliseEmail } from '../crypto/blind-index.js';
 import { newOneTimeToken } from '../crypto/one-time-token.js';
 import { requireStrongPassword } from '../identity.context.js';
@@ -218,7 +218,7 @@ export class FakeProfileService implements Pick<ProfileService, keyof ProfileSer
       users: FakeUsers;
       memberships: (userId: string) => Promise<Membership[]>;
       audit: Pick<AuditLogRepository, 'record' | 'listForUser'>;
-      passwords: Pick<PasswordGuard, 'attempt'>;
+      passwords: Pick<PasswordGuard, 'check'>;
     },
   ) {}
 
@@ -338,7 +338,7 @@ export class FakePasswordService implements Pick<PasswordService, keyof Password
   constructor(
     private readonly deps: {
       users: FakeUsers;
-      passwords: Pick<PasswordGuard, 'attempt'>;
+      passwords: Pick<PasswordGuard, 'check'>;
       sessions: Pick<SessionsRepository, 'revokeAll'>;
       audit: Pick<AuditLogRepository, 'record'>;
     },
@@ -351,11 +351,7 @@ export class FakePasswordService implements Pick<PasswordService, keyof Password
   ): Promise<void> {
     const account = await this.deps.users.findById(userId);
     if (!account) throw new AppError('UNAUTHENTICATED');
-    await this.deps.passwords.attempt(account.email, client, async () =>
-      account.passwordHash && (await verifySecret(request.currentPassword, account.passwordHash))
-        ? account
-        : null,
-    );
+    await this.deps.passwords.check(account, request.currentPassword, client);
     requireStrongPassword(request.newPassword);
     await this.setPassword(userId, request.newPassword, 'password.changed');
     await this.deps.sessions.revokeAll(userId, 'password', client.sessionId);

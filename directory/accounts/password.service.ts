@@ -1,5 +1,5 @@
 import { AppError } from '../../common/errors.js';
-import { hashSecret, verifySecret } from '../../common/secret-hash.js';
+import { hashSecret } from '../../common/secret-hash.js';
 import { transaction, type Queryable } from '../db/transaction.js';
 import { linksOf, requireStrongPassword, sendAll, type IdentityDeps } from '../identity.context.js';
 import { passwordChangedMail, passwordResetMail } from '../mail/mail-templates.js';
@@ -15,7 +15,7 @@ import { UsersRepository } from './users.repository.js';
 export const PASSWORD_RESET_TTL_HOURS = 1;
 
 export interface PasswordServiceDeps extends IdentityDeps {
-  passwords: Pick<PasswordGuard, 'attempt'>;
+  passwords: Pick<PasswordGuard, 'check'>;
   sessions: { revokeAll(userId: string, reason: RevokeReason, except?: string): Promise<number> };
 }
 
@@ -36,11 +36,7 @@ export class PasswordService {
     const users = new UsersRepository(this.deps.pool, crypto);
     const account = await users.findById(userId);
     if (!account) throw new AppError('UNAUTHENTICATED');
-    await this.deps.passwords.attempt(account.email, client, async () =>
-      account.passwordHash && (await verifySecret(request.currentPassword, account.passwordHash))
-        ? account
-        : null,
-    );
+    await this.deps.passwords.check(account, request.currentPassword, client);
     requireStrongPassword(request.newPassword);
     const passwordHash = await hashSecret(request.newPassword);
     const mail = await transaction(this.deps.pool, (tx) =>

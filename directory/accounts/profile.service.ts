@@ -1,5 +1,4 @@
 import { AppError } from '../../common/errors.js';
-import { verifySecret } from '../../common/secret-hash.js';
 import { AuditLogRepository, type AuditEntry } from './audit-log.repository.js';
 import { normaliseEmail } from '../crypto/blind-index.js';
 import { EmailVerificationsRepository } from './email-verifications.repository.js';
@@ -21,9 +20,7 @@ import {
  * by value.
  */
 export class ProfileService {
-  constructor(
-    private readonly deps: IdentityDeps & { passwords: Pick<PasswordGuard, 'attempt'> },
-  ) {}
+  constructor(private readonly deps: IdentityDeps & { passwords: Pick<PasswordGuard, 'check'> }) {}
 
   async profile(userId: string): Promise<UserProfile & { memberships: Membership[] }> {
     const users = new UsersRepository(this.deps.pool, this.deps.crypto);
@@ -114,17 +111,13 @@ export class ProfileService {
 export async function checkEmailChange<A extends { passwordHash: string | null; email: string }>(
   account: A | null,
   request: { newEmail: string; password: string | undefined },
-  passwords: Pick<PasswordGuard, 'attempt'>,
+  passwords: Pick<PasswordGuard, 'check'>,
   client: CheckClient,
 ): Promise<A> {
   if (!account) throw new AppError('UNAUTHENTICATED');
-  const { passwordHash } = account;
-  if (passwordHash !== null) {
-    await passwords.attempt(account.email, client, async () =>
-      request.password !== undefined && (await verifySecret(request.password, passwordHash))
-        ? account
-        : null,
-    );
+  // An account without a password (OpenID Connect only) has nothing to give.
+  if (account.passwordHash !== null) {
+    await passwords.check(account, request.password ?? '', client);
   }
   if (normaliseEmail(request.newEmail) === normaliseEmail(account.email)) {
     throw new AppError('VALIDATION_FAILED', [

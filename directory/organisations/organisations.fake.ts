@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../common/errors.js';
 import { newPseudonym } from '../../common/ids.js';
-import { verifySecret } from '../../common/secret-hash.js';
 import {
   fakePasswordHash,
   newLinkToken,
@@ -22,6 +21,7 @@ import {
 import type { Organisation, OrganisationsRepository } from './organisations.repository.js';
 import {
   acceptanceOf,
+  DEFAULT_ORGS_PER_USER,
   mayInvite,
   pendingInvitation,
   type AcceptedInvitation,
@@ -72,6 +72,13 @@ export class FakeOrganisations implements OrganisationStore {
       const org = this.orgs.get(orgId);
       return org ? { ...org } : null;
     });
+  }
+
+  /** How many organisations the user owns, as the repository counts them under its lock. */
+  lockOwnedCount(userId: string): Promise<number> {
+    return answer(
+      () => this.memberships.filter((m) => m.userId === userId && m.role === 'owner').length,
+    );
   }
 
   /** Adds a member; false, changing nothing, when they are one already (as the repository). */
@@ -184,29 +191,42 @@ export class FakeOrganisationsService implements Pick<
   /** By token. */
   private readonly pending = new Map<string, StoredInvitation>();
   private readonly stamp = new PrintedTimes();
+  /** Each user's latest creation: the next one waits for it, as for the repository's lock. */
+  private readonly creating = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly deps: FakeDirectoryDeps & {
       termsVersion: string;
       invitationTtlDays: number;
-      passwords: Pick<PasswordGuard, 'attempt'>;
+      passwords: Pick<PasswordGuard, 'check'>;
+      orgsPerUser?: number;
     },
   ) {}
 
-  async create(
+  create(
     userId: string,
     input: { name: string; address?: string | null; region?: string },
   ): Promise<Organisation> {
-    const { organisations, audit } = this.deps;
-    const org = await organisations.create(input.name, input);
-    await organisations.addMember(org.id, userId, 'owner');
-    await audit.record({
-      userId,
-      actorUserId: userId,
-      action: 'organisation.created',
-      details: { orgId: org.id, role: 'owner' },
-    });
-    return org;
+    const created = (this.creating.get(userId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        const { organisations, audit } = this.deps;
+        const limit = this.deps.orgsPerUser ?? DEFAULT_ORGS_PER_USER;
+        if ((await organisations.lockOwnedCount(userId)) >= limit) {
+          throw new AppError('CONFLICT', { reason: 'org-limit', limit });
+        }
+        const org = await organisations.create(input.name, input);
+        await organisations.addMember(org.id, userId, 'owner');
+        await audit.record({
+          userId,
+          actorUserId: userId,
+          action: 'organisation.created',
+          details: { orgId: org.id, role: 'owner' },
+        });
+        return org;
+      });
+    this.creating.set(userId, created);
+    return created;
   }
 
   async invite(
@@ -302,11 +322,8 @@ export class FakeOrganisationsService implements Pick<
       this.pending.delete(request.token);
       throw new AppError('TOKEN_INVALID');
     }
-    const { passwordHash } = account;
-    if (account.verified && passwordHash !== null) {
-      await this.deps.passwords.attempt(account.email, request.client, async () =>
-        (await verifySecret(request.password, passwordHash)) ? account : null,
-      );
+    if (account.verified && account.passwordHash !== null) {
+      await this.deps.passwords.check(account, request.password, request.client);
     } else {
       requireStrongPassword(request.password);
       await users.setPassword(userId, fakePasswordHash(request.password));

@@ -63,6 +63,21 @@ export class OrganisationsRepository {
     });
   }
 
+  /**
+   * How many organisations the user owns, serialised per user until the caller's transaction
+   * ends: parallel creations then count one after the other, so none can pass a limit together.
+   */
+  async lockOwnedCount(userId: string): Promise<number> {
+    await this.db.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [
+      `orgs-owned:${userId}`,
+    ]);
+    const { rows } = await this.db.query<{ owned: number }>(
+      "SELECT count(*)::int AS owned FROM memberships WHERE user_id = $1 AND role = 'owner'",
+      [userId],
+    );
+    return rows[0]!.owned;
+  }
+
   /** The organisation, or null when it does not exist or its key has been shredded. */
   async find(orgId: string): Promise<Organisation | null> {
     const { rows } = await this.db.query<OrganisationRow>(

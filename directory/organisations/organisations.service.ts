@@ -1,5 +1,5 @@
 import { AppError } from '../../common/errors.js';
-import { hashSecret, verifySecret } from '../../common/secret-hash.js';
+import { hashSecret } from '../../common/secret-hash.js';
 import { AuditLogRepository } from '../accounts/audit-log.repository.js';
 import {
   requireCurrentTerms,
@@ -61,6 +61,12 @@ export interface PendingInvitation {
 }
 
 /**
+ * How many organisations one user may own when they create another (ORGS_PER_USER): each one
+ * is a tenant with its own data key, devices and telemetry, so creating them must not be free.
+ */
+export const DEFAULT_ORGS_PER_USER = 20;
+
+/**
  * Organisations and how people join them (P6): whoever creates an organisation owns it; its
  * owners and admins invite people by e-mail, list the invitations still pending and revoke
  * them. An invitation to an address without an account creates an inactive one, which becomes
@@ -71,15 +77,27 @@ export interface PendingInvitation {
  */
 export class OrganisationsService {
   constructor(
-    private readonly deps: IdentityDeps & { passwords: Pick<PasswordGuard, 'attempt'> },
+    private readonly deps: IdentityDeps & {
+      passwords: Pick<PasswordGuard, 'check'>;
+      orgsPerUser?: number;
+    },
   ) {}
 
+  /**
+   * Creates an organisation the user owns; CONFLICT (`org-limit`), changing nothing, when they
+   * own `orgsPerUser` already. Organisations they were invited to own count too: ownership,
+   * not who created it, is what can be handed on.
+   */
   async create(
     userId: string,
     input: { name: string; address?: string | null; region?: string },
   ): Promise<Organisation> {
     return transaction(this.deps.pool, async (client) => {
       const organisations = new OrganisationsRepository(client, this.deps.crypto);
+      const limit = this.deps.orgsPerUser ?? DEFAULT_ORGS_PER_USER;
+      if ((await organisations.lockOwnedCount(userId)) >= limit) {
+        throw new AppError('CONFLICT', { reason: 'org-limit', limit });
+      }
       const org = await organisations.create(input.name, input);
       await organisations.addMember(org.id, userId, 'owner');
       await new AuditLogRepository(client).record({
@@ -184,12 +202,9 @@ export class OrganisationsService {
       if (!acceptance) return null;
       const audit = new AuditLogRepository(client);
 
-      const { passwordHash } = account;
-      if (account.verified && passwordHash !== null) {
+      if (account.verified && account.passwordHash !== null) {
         // Under the sign-in throttle: a link must not allow unlimited guesses (P10).
-        await this.deps.passwords.attempt(account.email, request.client, async () =>
-          (await verifySecret(request.password, passwordHash)) ? account : null,
-        );
+        await this.deps.passwords.check(account, request.password, request.client);
       } else {
         requireStrongPassword(request.password);
         await users.setPassword(userId, await hashSecret(request.password));

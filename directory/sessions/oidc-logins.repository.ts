@@ -4,6 +4,8 @@ export interface OidcLogin {
   provider: string;
   nonce: string;
   codeVerifier: string;
+  /** The signed-in user who asked to link the provider; absent for a sign-in. */
+  linkUserId?: string;
 }
 
 /**
@@ -18,9 +20,17 @@ export class OidcLoginsRepository {
     // Abandoned attempts are cleared as new ones start; the retention job catches the rest.
     await this.pool.query('DELETE FROM oidc_logins WHERE expires_at < now()');
     await this.pool.query(
-      `INSERT INTO oidc_logins (state_hash, provider, nonce, code_verifier, expires_at)
-       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
-      [stateHash, login.provider, login.nonce, login.codeVerifier, ttlSeconds],
+      `INSERT INTO oidc_logins
+         (state_hash, provider, nonce, code_verifier, link_user_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+      [
+        stateHash,
+        login.provider,
+        login.nonce,
+        login.codeVerifier,
+        login.linkUserId ?? null,
+        ttlSeconds,
+      ],
     );
   }
 
@@ -29,15 +39,20 @@ export class OidcLoginsRepository {
       provider: string;
       nonce: string;
       code_verifier: string;
+      link_user_id: string | null;
       live: boolean;
     }>(
       `DELETE FROM oidc_logins WHERE state_hash = $1
-       RETURNING provider, nonce, code_verifier, expires_at > now() AS live`,
+       RETURNING provider, nonce, code_verifier, link_user_id, expires_at > now() AS live`,
       [stateHash],
     );
     const row = rows[0];
-    return row?.live
-      ? { provider: row.provider, nonce: row.nonce, codeVerifier: row.code_verifier }
-      : null;
+    if (!row?.live) return null;
+    return {
+      provider: row.provider,
+      nonce: row.nonce,
+      codeVerifier: row.code_verifier,
+      ...(row.link_user_id ? { linkUserId: row.link_user_id } : {}),
+    };
   }
 }

@@ -1,4 +1,5 @@
 import { AppError } from '../../common/errors.js';
+import { verifySecret } from '../../common/secret-hash.js';
 import type { NewSecurityEvent } from '../security/security-events.repository.js';
 import { accountKeyOf, type SignInThrottle } from './sign-in-throttle.service.js';
 
@@ -51,5 +52,20 @@ export class PasswordGuard {
       }
       return result;
     });
+  }
+
+  /**
+   * Checks a signed-in or invited account's current password under the throttle; an account
+   * without one (created by OpenID Connect sign-in) never passes.
+   */
+  async check(
+    account: { email: string; passwordHash: string | null },
+    password: string,
+    client: CheckClient,
+  ): Promise<void> {
+    const { passwordHash } = account;
+    await this.attempt(account.email, client, async () =>
+      passwordHash !== null && (await verifySecret(password, passwordHash)) ? account : null,
+    );
   }
 }

@@ -5,6 +5,7 @@ import type { UserRecord } from '../accounts/users.repository.js';
 import type { NewSecurityEvent } from '../security/security-events.repository.js';
 import { newAuthorizationSecrets, OidcError, type OidcClient } from './oidc.service.js';
 import type { OidcLogin } from './oidc-logins.repository.js';
+import type { OidcIdentitiesRepository } from './oidc-identities.repository.js';
 import type { IssuedTokens, SessionService } from './session.service.js';
 import type { KnownBrowsers } from './known-browser.js';
 import type { PasswordGuard } from './password-guard.js';
@@ -18,7 +19,10 @@ export interface SignInClient {
 }
 
 export interface SignInServiceDeps {
-  users: { findByEmail(email: string): Promise<UserRecord | null> };
+  users: {
+    findByEmail(email: string): Promise<UserRecord | null>;
+    findById(userId: string): Promise<UserRecord | null>;
+  };
   verifyPassword: (password: string, hash: string) => Promise<boolean>;
   /** A hash of a random password, checked when the e-mail is unknown so timing reveals nothing. */
   decoyHash: string;
@@ -34,6 +38,7 @@ export interface SignInServiceDeps {
       save(stateHash: Buffer, login: OidcLogin, ttlSeconds: number): Promise<void>;
       take(stateHash: Buffer): Promise<OidcLogin | null>;
     };
+    identities: Pick<OidcIdentitiesRepository, 'userOf' | 'link' | 'unlink' | 'listForUser'>;
   };
   logger: Logger;
 }
@@ -51,6 +56,22 @@ export interface OidcCallback {
   state?: string | undefined;
   error?: string | undefined;
   cookieState: string | undefined;
+}
+
+/**
+ * A link the directory refused. Answered as `CONFLICT`, not `OIDC_FAILED`: the one told has just
+ * proved at the provider that they hold the identity, so it reveals nothing to them.
+ */
+class LinkConflict extends OidcError {}
+
+/** A callback either signs in or, for an attempt a signed-in user started, links the provider. */
+export type OidcOutcome = { kind: 'signed-in'; tokens: IssuedTokens } | { kind: 'linked' };
+
+/** A provider as the user's settings show it: linked to their account or not. */
+export interface OidcProviderLink {
+  id: string;
+  name: string;
+  linkedAt: Date | null;
 }
 
 /**
@@ -113,6 +134,22 @@ export class SignInService {
    * browser (as a cookie) and, hashed, to the directory with the nonce and verifier.
    */
   async startOidc(providerId: string): Promise<{ redirectTo: URL; state: string }> {
+    return this.beginOidc(providerId);
+  }
+
+  /**
+   * Begins linking the provider to a signed-in user's account: the same flow as a sign-in, but
+   * the attempt names the user, so its callback links the identity the provider vouches for.
+   * Being signed in is the proof of the account that linking needs.
+   */
+  async startOidcLink(
+    providerId: string,
+    userId: string,
+  ): Promise<{ redirectTo: URL; state: string }> {
+    return this.beginOidc(providerId, userId);
+  }
+
+  private async beginOidc(providerId: string, linkUserId?: string) {
     const provider = this.providerOf(providerId);
     const secrets = newAuthorizationSecrets();
     const redirectTo = await provider.authorizationUrl(secrets).catch((cause: unknown) => {
@@ -121,23 +158,31 @@ export class SignInService {
     });
     await this.deps.oidc.logins.save(
       sha256(secrets.state),
-      { provider: provider.config.id, nonce: secrets.nonce, codeVerifier: secrets.codeVerifier },
+      {
+        provider: provider.config.id,
+        nonce: secrets.nonce,
+        codeVerifier: secrets.codeVerifier,
+        ...(linkUserId ? { linkUserId } : {}),
+      },
       OIDC_LOGIN_TTL_SECONDS,
     );
     return { redirectTo, state: secrets.state };
   }
 
   /**
-   * Completes a sign-in: the state must be the one this browser was given, the code is
-   * exchanged, the ID token verified, and the existing, verified user whose e-mail the
-   * provider vouches for is signed in.
+   * Completes an attempt: the state must be the one this browser was given, the code is
+   * exchanged and the ID token verified. A sign-in then needs the identity (issuer, subject) to
+   * be linked to an account; the e-mail the provider asserts decides nothing, since any
+   * configured provider could assert anyone's address. A link attempt links the identity to the
+   * user who started it, unless it is linked to someone else.
    */
   async finishOidc(
     providerId: string,
     callback: OidcCallback,
     client: SignInClient,
-  ): Promise<IssuedTokens> {
+  ): Promise<OidcOutcome> {
     const provider = this.providerOf(providerId);
+    const { issuer } = provider.config;
     let accountKey: Buffer | undefined;
     try {
       const { state, cookieState } = callback;
@@ -159,28 +204,69 @@ export class SignInService {
             ? err
             : new OidcError(`code exchange failed: ${String(err)}`, { cause: err });
         });
-      if (!claims.email || !claims.emailVerified) {
-        throw new OidcError('the provider does not vouch for an e-mail address');
+      if (login.linkUserId) {
+        await this.link(login.linkUserId, issuer, claims.subject);
+        return { kind: 'linked' };
       }
-      accountKey = accountKeyOf(claims.email, this.deps.accountHashKey);
-      const user = await this.deps.users.findByEmail(claims.email);
-      if (!user || !user.verified) throw new OidcError('no verified account has this e-mail');
-      return await this.deps.sessions.start({
+      // The asserted address only names the account under attack in the security log.
+      if (claims.email) accountKey = accountKeyOf(claims.email, this.deps.accountHashKey);
+      const userId = await this.deps.oidc.identities.userOf(issuer, claims.subject);
+      const user = userId ? await this.deps.users.findById(userId) : null;
+      if (!user?.verified) {
+        throw new OidcError(
+          'this identity is linked to no account; its holder signs in with the password and links the provider in Settings',
+        );
+      }
+      accountKey = accountKeyOf(user.email, this.deps.accountHashKey);
+      const tokens = await this.deps.sessions.start({
         userId: user.id,
         method: 'oidc',
         ...client,
         accountKey,
       });
+      return { kind: 'signed-in', tokens };
     } catch (err) {
       if (!(err instanceof OidcError)) throw err;
-      this.log.warn({ provider: provider.config.id, reason: err.message }, 'OIDC sign-in refused');
+      this.log.warn({ provider: provider.config.id, reason: err.message }, 'OIDC callback refused');
       await this.deps.securityEvents.record({
         type: 'oidc_failed',
         ...(accountKey ? { accountKey } : {}),
         ...(client.ip ? { ip: client.ip } : {}),
       });
-      throw new AppError('OIDC_FAILED');
+      throw new AppError(err instanceof LinkConflict ? 'CONFLICT' : 'OIDC_FAILED');
     }
+  }
+
+  /** The configured providers, each with when it was linked to the user's account, if it was. */
+  async linkedProviders(userId: string): Promise<OidcProviderLink[]> {
+    const links = await this.deps.oidc.identities.listForUser(userId);
+    return [...this.deps.oidc.providers.values()].map(({ config }) => ({
+      id: config.id,
+      name: config.name ?? config.id,
+      linkedAt: links.find((l) => l.issuer === config.issuer)?.linkedAt ?? null,
+    }));
+  }
+
+  /** Ends sign-in through the provider for this account; 404 when it was not linked. */
+  async unlinkOidc(providerId: string, userId: string): Promise<void> {
+    const provider = this.providerOf(providerId);
+    if (!(await this.deps.oidc.identities.unlink(userId, provider.config.issuer))) {
+      throw new AppError('NOT_FOUND');
+    }
+    this.log.info({ provider: provider.config.id, userId }, 'OIDC provider unlinked');
+  }
+
+  private async link(userId: string, issuer: string, subject: string): Promise<void> {
+    const outcome = await this.deps.oidc.identities.link(userId, issuer, subject);
+    if (outcome === 'linked') {
+      this.log.info({ issuer, userId }, 'OIDC provider linked');
+      return;
+    }
+    throw new LinkConflict(
+      outcome === 'linked-to-another-account'
+        ? 'link refused: the identity is linked to another account'
+        : 'link refused: the account has another identity at this issuer',
+    );
   }
 
   private providerOf(providerId: string): OidcClient {

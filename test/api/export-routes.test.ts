@@ -1,7 +1,10 @@
+import { get, type IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { STREAM_LIMIT_DEFAULTS } from '../../api/live/stream-guard.js';
 import { CHUNK_ROWS } from '../../influx/readings.export.js';
 import { READING_FUTURE_SLACK_MS } from '../../common/limits.js';
-import { useApiApp } from '../support/api-app.js';
+import { startApiApp, useApiApp, type ApiApp } from '../support/api-app.js';
+import { until } from '../support/wait.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -212,5 +215,109 @@ describe('export route (P19)', () => {
     expect(refused.status).toBe(404);
     expect(refused.headers.get('content-disposition')).toBeNull();
     expect(refused.body).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  describe('P9: a download in progress is cut when its holder may no longer read', () => {
+    /**
+     * Starts an export far larger than the sockets' buffers and stops reading after its first
+     * bytes, so the server is still writing it. Resolves with whether the answer arrived whole.
+     */
+    async function stalledExport(own: ApiApp, orgId: string, token: string) {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        get(
+          `${own.origin}/api/v1/orgs/${orgId}/export`,
+          // Uncompressed, so that the rows fill the buffers rather than shrink into them.
+          { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } },
+          resolve,
+        ).on('error', reject);
+      });
+      expect(res.statusCode).toBe(200);
+      await new Promise((resolve) => res.once('data', resolve));
+      res.pause();
+      const whole = new Promise<boolean>((resolve) => {
+        res.on('error', () => undefined);
+        res.on('close', () => resolve(res.complete));
+      });
+      return { res, whole };
+    }
+
+    /**
+     * Moves the API's clock one re-check interval on and waits until that round has asked the
+     * directory for the session and then the membership: what it decides follows at once.
+     */
+    async function recheck(own: ApiApp) {
+      let calls = 0;
+      Object.defineProperty(own.faults, 'directory', {
+        configurable: true,
+        get: () => {
+          calls += 1;
+          return undefined;
+        },
+      });
+      own.clock.advance(STREAM_LIMIT_DEFAULTS.recheckMs);
+      await until(() => calls >= 2, 'a re-check round');
+    }
+
+    async function bigOrg(own: ApiApp) {
+      const org = await own.org();
+      const owner = await own.member(org.id, 'owner');
+      const member = await own.member(org.id, 'member');
+      const device = await own.device(org, 'Busy');
+      const start = own.clock.now() - 200_000 * 1000;
+      own.readings(
+        device,
+        Array.from({ length: 200_000 }, (_, i) => ({
+          metric: 'counter',
+          value: i,
+          time: start + i * 1000,
+        })),
+      );
+      return { org, owner, member };
+    }
+
+    it('P9: logout cuts an export under way, so the file is known to be incomplete', async () => {
+      const own = await startApiApp();
+      try {
+        const { org, member } = await bigOrg(own);
+        const { res, whole } = await stalledExport(own, org.id, member.token);
+        const answer = await own.request('POST', '/auth/logout', { token: member.token });
+        expect(answer.status).toBe(204);
+        await recheck(own);
+        res.resume();
+        expect(await whole).toBe(false);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('P2: removal from the organisation cuts an export under way', async () => {
+      const own = await startApiApp();
+      try {
+        const { org, owner, member } = await bigOrg(own);
+        const { res, whole } = await stalledExport(own, org.id, member.token);
+        const removed = await own.request('DELETE', `/orgs/${org.id}/members/${member.userId}`, {
+          token: owner.token,
+        });
+        expect(removed.status).toBe(204);
+        await recheck(own);
+        res.resume();
+        expect(await whole).toBe(false);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('an export nobody revokes arrives whole, however many re-checks it outlasts', async () => {
+      const own = await startApiApp();
+      try {
+        const { org, member } = await bigOrg(own);
+        const { res, whole } = await stalledExport(own, org.id, member.token);
+        await recheck(own);
+        res.resume();
+        expect(await whole).toBe(true);
+      } finally {
+        await own.close();
+      }
+    });
   });
 });

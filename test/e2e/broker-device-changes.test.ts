@@ -31,7 +31,11 @@ describe('device changes reach every broker at once', () => {
   const HOUR = '3600000';
 
   beforeAll(async () => {
-    const overrides = { DEVICE_REVALIDATE_MS: HOUR, AUTH_CACHE_FRESH_MS: HOUR };
+    const overrides = {
+      DEVICE_REVALIDATE_MS: HOUR,
+      AUTH_CACHE_FRESH_MS: HOUR,
+      AUTH_NEGATIVE_CACHE_MS: HOUR,
+    };
     platform = await startTestPlatform(overrides);
     secondSpool = await mkdtemp(path.join(tmpdir(), 'telemoat-second-broker-'));
     second = await startBroker(
@@ -114,9 +118,18 @@ describe('device changes reach every broker at once', () => {
     await api('POST', 'disable', device.id);
     for (const session of sessions) expect(await closed(session)).toBe(true);
     await refusedEverywhere(device);
-    // The refusal is in both negative caches; the announcement of the change clears it.
+    // The refusal is in both negative caches for an hour; only the announcement of the change
+    // clears it. It arrives a moment after the API answers, so each broker is asked until it
+    // lets the device in.
     await api('POST', 'enable', device.id);
-    await connectEverywhere(device);
+    for (const url of brokers()) {
+      let client: MqttClient | undefined;
+      await until(async () => {
+        client = await connectDevice(url, device).catch(() => undefined);
+        return client !== undefined;
+      }, `${url} letting the enabled device in`);
+      clients.push(client!);
+    }
   });
 
   it('deleting ends the sessions and refuses the device', async () => {

@@ -7,6 +7,7 @@ import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { DataKeysRepository } from '../../directory/crypto/data-keys.repository.js';
 import { UserDataKeys } from '../../directory/crypto/user-data-keys.repository.js';
 import { SecurityEventsRepository } from '../../directory/security/security-events.repository.js';
+import { OidcIdentitiesRepository } from '../../directory/sessions/oidc-identities.repository.js';
 import { OidcLoginsRepository } from '../../directory/sessions/oidc-logins.repository.js';
 import {
   SessionService,
@@ -79,7 +80,11 @@ function signInService(policy: ThrottlePolicy = POLICY): SignInService {
     knownBrowsers,
     securityEvents,
     accountHashKey: ACCOUNT_HASH_KEY,
-    oidc: { providers: new Map(), logins: new OidcLoginsRepository(db.pool) },
+    oidc: {
+      providers: new Map(),
+      logins: new OidcLoginsRepository(db.pool),
+      identities: new OidcIdentitiesRepository(db.pool, randomBytes(32)),
+    },
     logger: createLogger({ name: 'test', level: 'silent' }),
   });
 }

@@ -40,6 +40,7 @@ import {
   FakeSignIns,
 } from '../../directory/sessions/sessions.fake.js';
 import { KnownBrowsers } from '../../directory/sessions/known-browser.js';
+import { FakeOidcIdentities } from '../../directory/sessions/oidc-identities.fake.js';
 import { PasswordGuard } from '../../directory/sessions/password-guard.js';
 import { SignInService } from '../../directory/sessions/sign-in.service.js';
 import {
@@ -48,9 +49,11 @@ import {
   type ThrottlePolicy,
 } from '../../directory/sessions/sign-in-throttle.service.js';
 import { testClock } from './clock.js';
+import { PATIENCE_MS } from './wait.js';
 import type { PresencePoint } from '../../influx/line-protocol.js';
 import { FakeTelemetry } from '../../influx/tenant-telemetry.fake.js';
 import type { Telemetry, TenantTelemetry } from '../../influx/tenant-telemetry.js';
+import { defaultThrottlePolicy } from './throttle-policy.js';
 
 export interface ApiAppOptions {
   /** Where the clock starts; by default a fixed instant. */
@@ -188,15 +191,7 @@ export async function startApiApp(options: ApiAppOptions = {}) {
   const accountHashKey = randomBytes(32).toString('hex');
   // The real throttle over the fake security log: every password check goes through it.
   const passwords = new PasswordGuard({
-    throttle: new SignInThrottle(securityEvents, {
-      windowMs: 900_000,
-      freeAttemptsPerAccount: 5,
-      freeAttemptsPerNetwork: 20,
-      accountCeiling: 50,
-      baseDelayMs: 1000,
-      maxDelayMs: 30_000,
-      ...options.throttle,
-    }),
+    throttle: new SignInThrottle(securityEvents, { ...defaultThrottlePolicy, ...options.throttle }),
     securityEvents,
     accountHashKey,
   });
@@ -210,7 +205,11 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     knownBrowsers: new KnownBrowsers(accountHashKey, now),
     securityEvents,
     accountHashKey,
-    oidc: { providers: new Map(), logins: new FakeOidcLogins(now) },
+    oidc: {
+      providers: new Map(),
+      logins: new FakeOidcLogins(now),
+      identities: new FakeOidcIdentities(now),
+    },
     logger,
   });
   const live = new LiveHub({
@@ -489,7 +488,7 @@ export async function startApiApp(options: ApiAppOptions = {}) {
       const stream: EventStream = {
         status: response.status,
         headers: response.headers,
-        async waitFor(match, withinMs = 2000) {
+        async waitFor(match, withinMs = PATIENCE_MS) {
           const seen: string[] = [];
           let timer: NodeJS.Timeout | undefined;
           const timeout = new Promise<never>((_resolve, reject) => {

@@ -16,6 +16,7 @@ import { PasswordGuard } from '../../directory/sessions/password-guard.js';
 import { SignInThrottle } from '../../directory/sessions/sign-in-throttle.service.js';
 import { perFile } from './lazy.js';
 import { startTestMailbox, type TestMailbox } from './smtp-catcher.js';
+import { defaultThrottlePolicy } from './throttle-policy.js';
 
 /** A directory database of one test file, and what the identity services need around it. */
 export interface DirectoryTestDb {
@@ -120,14 +121,7 @@ export async function createDirectoryDb(
     mailbox,
     identity,
     passwords: new PasswordGuard({
-      throttle: new SignInThrottle(new SecurityEventsRepository(pool), {
-        windowMs: 900_000,
-        freeAttemptsPerAccount: 5,
-        freeAttemptsPerNetwork: 20,
-        accountCeiling: 50,
-        baseDelayMs: 1000,
-        maxDelayMs: 30_000,
-      }),
+      throttle: new SignInThrottle(new SecurityEventsRepository(pool), defaultThrottlePolicy),
       securityEvents: new SecurityEventsRepository(pool),
       accountHashKey: randomBytes(32).toString('hex'),
     }),

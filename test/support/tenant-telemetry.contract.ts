@@ -157,6 +157,19 @@ export function tenantTelemetryContract(name: string, store: () => TelemetryStor
       );
     });
 
+    it('leaves out of the newest values those taken before `since`, so the scan stops there', async () => {
+      const latest = await tenant.readings.latest(new Date(at(30)));
+      const byKey = (a: { deviceKey: string; metric: string }) => `${a.deviceKey}/${a.metric}`;
+      expect(latest.sort((a, b) => byKey(a).localeCompare(byKey(b)))).toEqual(
+        [
+          { deviceKey: deviceA, metric: 'temperature', time: at(70), value: 25 },
+          { deviceKey: deviceA, metric: 'door_open', time: at(65), value: true },
+          { deviceKey: deviceA, metric: 'humidity', time: at(30), value: 40 },
+        ].sort((a, b) => byKey(a).localeCompare(byKey(b))),
+      );
+      expect(await tenant.readings.latest(new Date(at(71)))).toEqual([]);
+    });
+
     it('lists the metrics the tenant’s devices report, sorted', async () => {
       expect(await tenant.readings.metrics()).toEqual(['door_open', 'humidity', 'temperature']);
     });

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LiveHub, type LiveReading, type LiveSubscriber } from '../../api/live/live-hub.js';
+import { StreamGuard, type StreamHolder } from '../../api/live/stream-guard.js';
+import type { ErrorCode } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import type { RecentReading } from '../../influx/recent-readings.reader.js';
 import type { TenantTelemetry } from '../../influx/tenant-telemetry.js';
@@ -218,5 +220,92 @@ describe('live hub', () => {
     await expect(f.hub.subscribe(ORG, subscriber().sub)).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
     });
+  });
+});
+
+describe('stream guard', () => {
+  const RECHECK_MS = 1000;
+  const USER_1 = '00000000-0000-4000-8000-0000000000a1';
+  const USER_2 = '00000000-0000-4000-8000-0000000000a2';
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** The token service and directory as the guard sees them, counting what it asks. */
+  function guarded() {
+    const clock = testClock(Date.parse('2026-01-01T00:00:00.000Z'));
+    const calls = { verify: 0, membership: 0 };
+    const valid = new Set<string>(['token-1', 'token-2']);
+    const guard = new StreamGuard({
+      tokens: {
+        verify(token) {
+          calls.verify++;
+          return Promise.resolve(
+            valid.has(token)
+              ? { userId: token === 'token-2' ? USER_2 : USER_1, sessionId: token }
+              : null,
+          );
+        },
+      },
+      organisations: {
+        membership() {
+          calls.membership++;
+          return Promise.resolve({ role: 'viewer' as const });
+        },
+      },
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      limits: { recheckMs: RECHECK_MS, perUser: 10_000, perIp: 10_000 },
+      now: clock.now,
+    });
+    const revoked: ErrorCode[] = [];
+    const open = (token: string, userId = USER_1) => {
+      const holder: StreamHolder = {
+        token,
+        userId,
+        ip: '192.0.2.1',
+        orgId: ORG.orgId,
+        minRole: 'viewer',
+        capped: true,
+      };
+      return guard.admit(holder, (code) => revoked.push(code));
+    };
+    /** One re-check interval on the guard's clock and its timer, and the round it starts. */
+    const round = async () => {
+      clock.advance(RECHECK_MS);
+      await vi.advanceTimersByTimeAsync(RECHECK_MS);
+    };
+    return { guard, calls, valid, open, round, revoked };
+  }
+
+  it('checks a thousand streams of one token and one organisation with one lookup each per round', async () => {
+    const g = guarded();
+    const releases = Array.from({ length: 1000 }, () => g.open('token-1'));
+    releases.push(g.open('token-2', USER_2));
+    await g.round();
+    // Two tokens, two memberships: not one lookup per stream.
+    expect(g.calls).toEqual({ verify: 2, membership: 2 });
+    expect(g.revoked).toEqual([]);
+
+    g.valid.delete('token-1');
+    await g.round();
+    expect(g.calls).toEqual({ verify: 4, membership: 4 });
+    expect(g.revoked).toHaveLength(1000);
+    expect(new Set(g.revoked)).toEqual(new Set(['UNAUTHENTICATED']));
+    // Revoked streams are released: only the other token's stream is left.
+    expect(g.guard.openCount).toBe(1);
+    for (const release of releases) release();
+  });
+
+  it('runs no timer and asks nothing while no stream is open', async () => {
+    const g = guarded();
+    g.open('token-1')();
+    await g.round();
+    await g.round();
+    expect(g.calls).toEqual({ verify: 0, membership: 0 });
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -12,15 +12,9 @@ import {
 } from '../../directory/sessions/known-browser.js';
 import { testClock } from '../support/clock.js';
 import type { FailureCount } from '../../directory/security/security-events.repository.js';
+import { defaultThrottlePolicy } from '../support/throttle-policy.js';
 
-const policy = {
-  windowMs: 900_000,
-  freeAttemptsPerAccount: 5,
-  freeAttemptsPerNetwork: 20,
-  accountCeiling: 50,
-  baseDelayMs: 1000,
-  maxDelayMs: 30_000,
-};
+const policy = defaultThrottlePolicy;
 
 describe('P10: sign-in throttling', () => {
   it('P10: costs nothing for the first failures, then doubles up to a ceiling, never forever', () => {

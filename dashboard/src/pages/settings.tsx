@@ -9,6 +9,7 @@ import {
   Empty,
   ErrorNote,
   Field,
+  NewPasswordField,
   PageHead,
   Spinner,
   useLoad,
@@ -28,6 +29,7 @@ export function SettingsPage({ me, onChanged }: { me: Me; onChanged: () => Promi
         </div>
       </div>
       <Sessions />
+      <SignInProviders />
       <SignIns />
       <Audit />
     </>
@@ -176,15 +178,7 @@ function PasswordChange() {
           value={current}
           onInput={setCurrent}
         />
-        <Field
-          label="New password"
-          type="password"
-          autocomplete="new-password"
-          required
-          minLength={8}
-          value={next}
-          onInput={setNext}
-        />
+        <NewPasswordField label="New password" value={next} onInput={setNext} />
         <ErrorNote error={error} />
         {changed && (
           <p class="note success" role="status">
@@ -289,6 +283,61 @@ function Sessions() {
             navigate('/sign-in', { replace: true });
           }}
         />
+      )}
+    </section>
+  );
+}
+
+/**
+ * The identity providers that may sign the user in (P8). A provider signs in only an account
+ * it was linked to here, while signed in; linking leaves for the provider and comes back.
+ */
+function SignInProviders() {
+  const links = useLoad(
+    (signal) => api<Answer<'/me/oidc-links', 'get'>>('/me/oidc-links', { signal }),
+    [],
+  );
+  const [error, setError] = useState<unknown>(null);
+  // Most installations configure no provider; then the panel would only be noise.
+  if (!links.error && !links.data?.providers.length) return null;
+  const path = (id: string) => `/me/oidc-links/${encodeURIComponent(id)}`;
+  return (
+    <section class="panel" aria-labelledby="providers-title">
+      <h2 id="providers-title">Sign-in providers</h2>
+      <ErrorNote error={links.error ?? error} />
+      {links.data && (
+        <ul class="rows">
+          {links.data.providers.map((p) => (
+            <li key={p.id} class="row">
+              <div class="row-main">
+                <span>{p.name}</span>
+                <span class="muted small">
+                  {p.linkedAt
+                    ? `Signs you in · linked ${formatDateTime(p.linkedAt)}`
+                    : 'Not linked: it cannot sign you in'}
+                </span>
+              </div>
+              <div class="row-actions">
+                <button
+                  type="button"
+                  class={p.linkedAt ? 'ghost' : 'secondary'}
+                  onClick={() => {
+                    setError(null);
+                    if (p.linkedAt) {
+                      api(path(p.id), { method: 'DELETE' }).then(links.reload, setError);
+                    } else {
+                      api<Answer<'/me/oidc-links/{provider}', 'post'>>(path(p.id), {
+                        method: 'POST',
+                      }).then(({ redirectTo }) => window.location.assign(redirectTo), setError);
+                    }
+                  }}
+                >
+                  {p.linkedAt ? `Unlink ${p.name}` : `Link ${p.name}`}
+                </button>
+              </div>
+            </li>
+          ))}
+        </ul>
       )}
     </section>
   );

@@ -4,6 +4,7 @@ import { directoryKeysShape } from '../directory/crypto/crypto.config.js';
 import { DEFAULT_ORGS_PER_USER } from '../directory/organisations/organisations.service.js';
 import { parseOidcProviders } from '../directory/sessions/oidc.service.js';
 import { STREAM_LIMIT_DEFAULTS } from './live/stream-guard.js';
+import { MAX_PASSWORD_COST_LOG2_N } from '../common/secret-hash.js';
 
 export const apiConfigSchema = z.object({
   LOG_LEVEL: env.logLevel(),
@@ -99,6 +100,11 @@ export const apiConfigSchema = z.object({
   INVITATION_TTL_DAYS: z.coerce.number().int().min(1).max(90).default(7),
   /** P4: how long the registration record (time, IP, browser) of a sign-up is kept. */
   REGISTRATION_RECORD_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /**
+   * scrypt's cost for passwords as log2 N (r = 8, p = 1): 17 is OWASP's recommendation; a
+   * sign-in with a cheaper stored hash replaces it.
+   */
+  PASSWORD_HASH_LOG2_N: z.coerce.number().int().min(14).max(MAX_PASSWORD_COST_LOG2_N).default(17),
   /** Sign-up and password-reset e-mails one address receives per hour, each (P5, P10). */
   MAILS_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(1).max(1000).default(3),
 });

@@ -3,6 +3,7 @@ import { newDeviceSecret } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import { hashSecret, verifySecret } from '../common/secret-hash.js';
 import type { ApiConfig } from '../api/api.config.js';
+import { passwordCostOf } from './identity-deps.js';
 import { OidcClient, parseOidcProviders } from '../directory/sessions/oidc.service.js';
 import { SessionService } from '../directory/sessions/session.service.js';
 import { SignInService } from '../directory/sessions/sign-in.service.js';
@@ -82,7 +83,9 @@ export async function authDeps(
   const signIn = new SignInService({
     users: new UsersRepository(pool, directoryCryptoFrom(config)),
     verifyPassword: verifySecret,
-    decoyHash: await hashSecret(newDeviceSecret()),
+    // Of the same cost as real hashes, so an unknown address takes as long as a known one.
+    decoyHash: await hashSecret(newDeviceSecret(), passwordCostOf(config)),
+    passwordCost: passwordCostOf(config),
     sessions: sessionService,
     passwords,
     knownBrowsers: new KnownBrowsers(config.SECURITY_LOG_KEY, now),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { ScryptCost } from '../common/secret-hash.js';
 import type { ApiConfig } from '../api/api.config.js';
 import { directoryCryptoFrom } from '../directory/crypto/crypto.config.js';
 import type { IdentityDeps } from '../directory/identity.context.js';
@@ -27,6 +28,7 @@ export type IdentityConfig = Pick<
   | 'INVITATION_TTL_DAYS'
   | 'REGISTRATION_RECORD_DAYS'
   | 'MAILS_PER_ADDRESS_PER_HOUR'
+  | 'PASSWORD_HASH_LOG2_N'
 >;
 
 /** Keys, mailer and settings shared by the identity services, over one pool. */
@@ -47,6 +49,7 @@ export function identityContext(
       invitationTtlDays: config.INVITATION_TTL_DAYS,
       registrationRecordDays: config.REGISTRATION_RECORD_DAYS,
       mailsPerAddressPerHour: config.MAILS_PER_ADDRESS_PER_HOUR,
+      passwordCost: passwordCostOf(config),
     },
   };
 }
@@ -78,4 +81,9 @@ export function identityDeps(
     /** Ends the mailer's connections on shutdown. */
     closeMailer: () => mailer.close(),
   };
+}
+
+/** scrypt's cost from the configuration: N = 2^PASSWORD_HASH_LOG2_N, r = 8, p = 1. */
+export function passwordCostOf(config: Pick<ApiConfig, 'PASSWORD_HASH_LOG2_N'>): ScryptCost {
+  return { N: 2 ** config.PASSWORD_HASH_LOG2_N, r: 8, p: 1 };
 }

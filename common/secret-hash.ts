@@ -3,23 +3,50 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 /**
  * Secrets are stored only as hashes (P12). Passwords are chosen by people, so they get scrypt
  * (memory-hard), its parameters inside the stored string so they can be raised later without
- * invalidating existing hashes. Device secrets get SHA-256: see hashDeviceSecret.
+ * invalidating existing hashes: a sign-in with an older, cheaper hash stores a new one
+ * (`needsRehash`). Device secrets get SHA-256: see hashDeviceSecret.
  */
-const defaults = { N: 16384, r: 8, p: 1, keyLength: 32 };
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** OWASP's Password Storage Cheat Sheet: N = 2^17 (128 MiB), r = 8, p = 1. */
+export const PASSWORD_COST: ScryptCost = { N: 2 ** 17, r: 8, p: 1 };
+
+const KEY_LENGTH = 32;
+
+/** The dearest cost a deployment may configure (`PASSWORD_HASH_LOG2_N`). */
+export const MAX_PASSWORD_COST_LOG2_N = 18;
+
+/** scrypt needs 128·N·r bytes; room for the largest cost the configuration allows. */
+const MAX_MEMORY = 2 * 128 * 2 ** MAX_PASSWORD_COST_LOG2_N * 8;
 
 function derive(secret: string, salt: Buffer, options: ScryptOptions, keyLength: number) {
   return new Promise<Buffer>((resolve, reject) => {
-    scrypt(secret, salt, keyLength, { ...options, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+    scrypt(secret, salt, keyLength, { ...options, maxmem: MAX_MEMORY }, (err, key) =>
       err ? reject(err) : resolve(key),
     );
   });
 }
 
-export async function hashSecret(secret: string): Promise<string> {
+export async function hashSecret(
+  secret: string,
+  cost: ScryptCost = PASSWORD_COST,
+): Promise<string> {
   const salt = randomBytes(16);
-  const { N, r, p, keyLength } = defaults;
-  const key = await derive(secret, salt, { N, r, p }, keyLength);
+  const { N, r, p } = cost;
+  const key = await derive(secret, salt, { N, r, p }, KEY_LENGTH);
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Whether a stored password hash is cheaper than `cost` asks: worth replacing at sign-in. */
+export function needsRehash(stored: string, cost: ScryptCost): boolean {
+  const [scheme, n, r, p] = stored.split('$');
+  // Only scrypt hashes have a cost to compare (the SHA-256 scheme is for device secrets).
+  if (scheme !== 'scrypt') return false;
+  return Number(n) < cost.N || Number(r) < cost.r || Number(p) < cost.p;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { AppError } from '../common/errors.js';
+import type { ScryptCost } from '../common/secret-hash.js';
 import type { DirectoryCrypto } from './crypto/crypto.config.js';
 import { mailLinks, type MailLinks } from './mail/mail-templates.js';
 import type { Mailer, MailMessage } from './mail/mailer.js';
@@ -16,6 +17,8 @@ export interface IdentitySettings {
   registrationRecordDays: number;
   /** Sign-up and password-reset e-mails one address receives per hour, each kind. */
   mailsPerAddressPerHour: number;
+  /** What new password hashes cost (scrypt). */
+  passwordCost: ScryptCost;
 }
 
 /** What the identity services share: the API's pool, the keys, the mail server, settings. */

@@ -22,6 +22,7 @@ const directoryCommandConfigSchema = apiConfigSchema.pick({
   INVITATION_TTL_DAYS: true,
   REGISTRATION_RECORD_DAYS: true,
   MAILS_PER_ADDRESS_PER_HOUR: true,
+  PASSWORD_HASH_LOG2_N: true,
 });
 
 /** Opens the directory for one command; `close` ends the pool and the mailer. */

@@ -38,7 +38,7 @@ export class PasswordService {
     if (!account) throw new AppError('UNAUTHENTICATED');
     await this.deps.passwords.check(account, request.currentPassword, client);
     requireStrongPassword(request.newPassword);
-    const passwordHash = await hashSecret(request.newPassword);
+    const passwordHash = await hashSecret(request.newPassword, this.deps.settings.passwordCost);
     const mail = await transaction(this.deps.pool, (tx) =>
       this.setPassword(tx, userId, passwordHash, 'changed'),
     );
@@ -77,7 +77,7 @@ export class PasswordService {
   /** Uses a reset link: the new password is set and every session of the account ends. */
   async completeReset(token: string, newPassword: string): Promise<void> {
     requireStrongPassword(newPassword);
-    const passwordHash = await hashSecret(newPassword);
+    const passwordHash = await hashSecret(newPassword, this.deps.settings.passwordCost);
     const { userId, mail } = await transaction(this.deps.pool, async (tx) => {
       const found = await new PasswordResetsRepository(tx).consume(token);
       if (!found) throw new AppError('TOKEN_INVALID');

@@ -86,7 +86,7 @@ export class SignupService {
     const { settings, crypto } = this.deps;
     requireStrongPassword(input.password);
     requireCurrentTerms(settings, input.termsVersion);
-    const passwordHash = await hashSecret(input.password);
+    const passwordHash = await hashSecret(input.password, settings.passwordCost);
     await transaction(this.deps.pool, async (client) => {
       const verifications = new EmailVerificationsRepository(client, crypto);
       const consumed = await verifications.consume(input.token, 'signup');

@@ -207,7 +207,7 @@ export class OrganisationsService {
         await this.deps.passwords.check(account, request.password, request.client);
       } else {
         requireStrongPassword(request.password);
-        await users.setPassword(userId, await hashSecret(request.password));
+        await users.setPassword(userId, await hashSecret(request.password, settings.passwordCost));
         if (await users.markVerified(userId)) {
           await audit.record({ userId, actorUserId: userId, action: 'email.verified' });
         }

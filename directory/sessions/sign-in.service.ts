@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../common/errors.js';
+import { hashSecret, needsRehash, type ScryptCost } from '../../common/secret-hash.js';
 import type { Logger } from '../../common/logger.js';
 import type { UserRecord } from '../accounts/users.repository.js';
 import type { NewSecurityEvent } from '../security/security-events.repository.js';
@@ -22,8 +23,11 @@ export interface SignInServiceDeps {
   users: {
     findByEmail(email: string): Promise<UserRecord | null>;
     findById(userId: string): Promise<UserRecord | null>;
+    setPassword(userId: string, passwordHash: string): Promise<void>;
   };
   verifyPassword: (password: string, hash: string) => Promise<boolean>;
+  /** What password hashes cost now; an older, cheaper one is replaced at sign-in. */
+  passwordCost: ScryptCost;
   /** A hash of a random password, checked when the e-mail is unknown so timing reveals nothing. */
   decoyHash: string;
   sessions: Pick<SessionService, 'start'>;
@@ -112,6 +116,10 @@ export class SignInService {
       },
       recognised,
     );
+    // The one moment the password is known: a hash of an older, cheaper cost is replaced.
+    if (user.passwordHash && needsRehash(user.passwordHash, deps.passwordCost)) {
+      await deps.users.setPassword(user.id, await hashSecret(password, deps.passwordCost));
+    }
     const tokens = await deps.sessions.start({
       userId: user.id,
       method: 'password',

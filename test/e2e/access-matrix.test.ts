@@ -136,7 +136,7 @@ describe('access matrix: every route against every kind of caller', () => {
     await new UsersRepository(pool, platform.crypto).create({
       email,
       displayName: 'Not Yet Verified',
-      passwordHash: await hashSecret(password),
+      passwordHash: await hashSecret(password, { N: 2 ** 14, r: 8, p: 1 }),
       verified: false,
     });
     const login = await platform.send('POST', '/api/v1/auth/login', { email, password });

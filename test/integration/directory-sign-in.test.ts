@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
-import { hashSecret, verifySecret } from '../../common/secret-hash.js';
+import { hashSecret, verifySecret, type ScryptCost } from '../../common/secret-hash.js';
 import { UsersRepository } from '../../directory/accounts/users.repository.js';
 import { DataKeysRepository } from '../../directory/crypto/data-keys.repository.js';
 import { UserDataKeys } from '../../directory/crypto/user-data-keys.repository.js';
@@ -66,11 +66,15 @@ const tokens: AccessTokenIssuer = {
   },
 };
 
-function signInService(policy: ThrottlePolicy = POLICY): SignInService {
+function signInService(
+  policy: ThrottlePolicy = POLICY,
+  passwordCost: ScryptCost = db.identity.settings.passwordCost,
+): SignInService {
   return new SignInService({
     users: new UsersRepository(db.pool, db.crypto),
     verifyPassword: verifySecret,
     decoyHash,
+    passwordCost,
     sessions: sessionService,
     passwords: new PasswordGuard({
       throttle: new SignInThrottle(securityEvents, policy),
@@ -291,6 +295,30 @@ describe('SignInService.withPassword', () => {
     // The same account from another network is not held back.
     const session = await service.withPassword(next.email, PASSWORD, newClient());
     expect(await sessions.isActive(session.sessionId, next.id)).toBe(true);
+  });
+});
+
+describe('SignInService: password hash cost', () => {
+  it('P12: a sign-in replaces a hash cheaper than the configured cost, and the password still works', async () => {
+    const user = await db.createUser({ password: PASSWORD });
+    const storedHash = async () =>
+      (
+        await db.admin.query<{ password_hash: string }>(
+          'SELECT password_hash FROM users WHERE id = $1',
+          [user.id],
+        )
+      ).rows[0]!.password_hash;
+    const cheap = await storedHash();
+    expect(cheap.split('$').slice(0, 4)).toEqual(['scrypt', String(2 ** 14), '8', '1']);
+
+    const dearer = { N: 2 ** 15, r: 8, p: 1 };
+    await signInService(POLICY, dearer).withPassword(user.email, PASSWORD, newClient());
+    const replaced = await storedHash();
+    expect(replaced.split('$').slice(0, 4)).toEqual(['scrypt', String(2 ** 15), '8', '1']);
+    // Signed in again at the same cost: the hash is left as it is.
+    await signInService(POLICY, dearer).withPassword(user.email, PASSWORD, newClient());
+    expect(await storedHash()).toBe(replaced);
+    expect(await verifySecret(PASSWORD, replaced)).toBe(true);
   });
 });
 

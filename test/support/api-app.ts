@@ -49,6 +49,7 @@ import {
   type ThrottlePolicy,
 } from '../../directory/sessions/sign-in-throttle.service.js';
 import { testClock } from './clock.js';
+import { PASSWORD_COST } from '../../common/secret-hash.js';
 import { PATIENCE_MS } from './wait.js';
 import type { PresencePoint } from '../../influx/line-protocol.js';
 import { FakeTelemetry } from '../../influx/tenant-telemetry.fake.js';
@@ -200,6 +201,8 @@ export async function startApiApp(options: ApiAppOptions = {}) {
     // The real check; the fake accounts' hashes are of its fast kind (fakePasswordHash).
     verifyPassword: verifySecret,
     decoyHash: fakePasswordHash(randomBytes(16).toString('hex')),
+    // The fake accounts' hashes are not scrypt, so none is ever replaced.
+    passwordCost: PASSWORD_COST,
     sessions: sessionService,
     passwords,
     knownBrowsers: new KnownBrowsers(accountHashKey, now),

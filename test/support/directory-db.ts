@@ -58,6 +58,8 @@ const defaultSettings: IdentitySettings = {
   invitationTtlDays: 7,
   registrationRecordDays: 30,
   mailsPerAddressPerHour: 3,
+  // The cheapest cost the configuration allows: tests hash many passwords.
+  passwordCost: { N: 2 ** 14, r: 8, p: 1 },
 };
 
 const MAIL_FROM = 'Telemoat <no-reply@telemoat.test>';
@@ -144,7 +146,10 @@ export async function createDirectoryDb(
         verified: true,
         ...user,
         email,
-        passwordHash: password === undefined ? null : await hashSecret(password),
+        passwordHash:
+          password === undefined
+            ? null
+            : await hashSecret(password, identity.settings.passwordCost),
       });
       return { id, email, password: password ?? null };
     },

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { apiConfigSchema } from '../../api/api.config.js';
+import { passwordCostOf } from '../../bin/identity-deps.js';
 import { platformEnv } from '../../bin/platform-env.js';
 import type { ApiHooks } from '../../bin/api.js';
 import { startPlatform, type Env } from '../../bin/platform.js';
@@ -79,13 +80,17 @@ export async function startTestPlatform(
     INFLUX_INGEST_USER: `ingest_${suffix}`,
     INFLUX_API_USER: `api_${suffix}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // The cheapest password hashes the configuration allows: the suite hashes and checks
+    // thousands. test/integration/directory-sign-in.test.ts covers raising the cost.
+    PASSWORD_HASH_LOG2_N: '14',
     ...overrides,
   };
   const logger = createLogger({ name: 'test', level: env.LOG_LEVEL! });
   const platform = await startPlatform(env, logger, hooks);
   const apiPool = new pg.Pool({ connectionString: env.API_DATABASE_URL, max: 2 });
   const adminPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  const crypto = directoryCryptoFrom(loadConfig('api', apiConfigSchema, env));
+  const apiConfig = loadConfig('api', apiConfigSchema, env);
+  const crypto = directoryCryptoFrom(apiConfig);
   const users = new UsersRepository(apiPool, crypto);
   const organisations = new OrganisationsRepository(apiPool, crypto);
   const devices = new DevicesRepository(apiPool);
@@ -120,7 +125,7 @@ export async function startTestPlatform(
       const userId = await users.create({
         email,
         displayName: 'Test User',
-        passwordHash: await hashSecret(password),
+        passwordHash: await hashSecret(password, passwordCostOf(apiConfig)),
         verified: true,
       });
       await organisations.addMember(orgId, userId, role);

@@ -11,6 +11,7 @@ import type { IssuedTokens } from '../../directory/sessions/session.service.js';
 import { FakeOidcLogins } from '../../directory/sessions/sessions.fake.js';
 import { accountKeyOf } from '../../directory/sessions/sign-in-throttle.service.js';
 import { SignInService } from '../../directory/sessions/sign-in.service.js';
+import { PASSWORD_COST } from '../../common/secret-hash.js';
 
 /**
  * What the OpenID Connect callback decides once the provider's ID token is verified (P8), with
@@ -49,6 +50,7 @@ function setUp() {
     users,
     verifyPassword: () => Promise.resolve(false),
     decoyHash: 'unused',
+    passwordCost: PASSWORD_COST,
     sessions: {
       start: (input): Promise<IssuedTokens> => {
         started.push(input.userId);

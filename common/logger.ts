@@ -27,7 +27,9 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1, seen));
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    copy[key] = redactedKey.test(key) ? CENSOR : redact(item, depth + 1, seen);
+    // A count or a flag is no secret ("passwordResets: 3"); every other value of such a key is.
+    const secret = redactedKey.test(key) && typeof item !== 'number' && typeof item !== 'boolean';
+    copy[key] = secret ? CENSOR : redact(item, depth + 1, seen);
   }
   return copy;
 }

@@ -111,6 +111,9 @@ async function spawnLogged(
     const child = spawn(command.command, command.args, {
       cwd: command.cwd,
       stdio: ['ignore', log.fd, log.fd],
+      // A process group of its own: Ctrl+C in the terminal reaches only the platform, which
+      // stops its components first and its servers after (stopOnProcessExit covers every exit).
+      detached: true,
       ...command.runAs,
     });
     return { child, logOffset };

@@ -65,6 +65,9 @@ describe('logging', () => {
     expect(text).toContain('"module":"test"');
     expect(text).toContain('"msg":"hello"');
     expect(text).toContain('boom');
+    // Counts under such names are no secrets.
+    logger.info({ result: { passwordResets: 3, refreshTokens: 0 } }, 'purged');
+    expect(lines.at(-1)).toContain('"passwordResets":3');
     // The caller's object is not changed by logging it.
     expect(secrets.password).toBe('hunter22');
   });

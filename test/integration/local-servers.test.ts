@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,12 @@ afterAll(async () => {
   await Promise.all(started.map((server) => server.stop()));
   await rm(root, { recursive: true, force: true });
 });
+
+/** The process group of a process, from /proc (field 5 of its stat line). */
+async function processGroupOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
 
 function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -79,6 +85,13 @@ describe('startPostgres', () => {
 
       const version = await queryPostgres(first.url, 'SHOW server_version');
       expect(version.rows[0]).toHaveProperty('server_version');
+      // A process group of its own: a terminal's Ctrl+C to the platform does not reach it, so
+      // the platform can stop its components before its servers.
+      const pid = Number(
+        (await readFile(path.join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8')).split('\n')[0],
+      );
+      expect(await processGroupOf(pid)).toBe(pid);
+      expect(await processGroupOf(process.pid)).not.toBe(pid);
       await queryPostgres(first.url, 'CREATE TABLE kept (note text)');
       await queryPostgres(first.url, "INSERT INTO kept VALUES ('survives restart')");
 

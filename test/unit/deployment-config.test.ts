@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -464,5 +465,19 @@ describe('the deployment once .env is filled in', () => {
   it('refuses to start while a secret is still empty', () => {
     const unfilled = new Map(envExample.active);
     expect(() => resolvedEnvironment('api', unfilled)).toThrow(/required variable/);
+  });
+});
+
+describe('package.json', () => {
+  // npm lists every installed package with an install script that allowScripts does not name;
+  // a new dependency's script must be decided on (allowed or denied) before it lands.
+  it('names every package that may run an install script, and nothing is left undecided', () => {
+    const allowed = (JSON.parse(read('package.json')) as { allowScripts?: object }).allowScripts;
+    expect(allowed).toEqual({ esbuild: true });
+    const listing = execFileSync('npm', ['install-scripts', 'ls'], {
+      cwd: new URL('../../', import.meta.url),
+      encoding: 'utf8',
+    });
+    expect(listing.trim()).toBe('No packages with unreviewed install scripts.');
   });
 });

@@ -1,9 +1,7 @@
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../servers/free-port.js';
-import { launchBrowser, openSession, type TestSession } from '../support/browser.js';
-import { startTestOpenIdProvider, type TestOpenIdProvider } from '../support/oidc-provider.js';
-import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+import { useBrowser } from '../support/browser.js';
+import { startPlatformWithProvider, type TestOpenIdProvider } from '../support/oidc-provider.js';
+import type { TestPlatform } from '../support/platform.js';
 
 const PROVIDER = 'test-idp';
 
@@ -11,47 +9,23 @@ const PROVIDER = 'test-idp';
 describe('P8: linking a sign-in provider in Settings', () => {
   let platform: TestPlatform;
   let idp: TestOpenIdProvider;
-  let browser: Browser;
   let orgId: string;
-  const sessions: TestSession[] = [];
 
   beforeAll(async () => {
-    const [apiPort, idpPort] = [await freePort(), await freePort()];
-    const callbackUrl = `http://127.0.0.1:${apiPort}/api/v1/auth/oidc/${PROVIDER}/callback`;
-    idp = await startTestOpenIdProvider({
-      port: idpPort,
-      redirectUri: callbackUrl,
-      account: { sub: 'dashboard-user-at-idp', email: 'nobody@example.test', emailVerified: true },
-    });
-    platform = await startTestPlatform({
-      API_PORT: String(apiPort),
-      OIDC_PROVIDERS: JSON.stringify([
-        {
-          id: PROVIDER,
-          name: 'Test Identity',
-          issuer: idp.issuer,
-          clientId: idp.clientId,
-          clientSecret: idp.clientSecret,
-          redirectUri: callbackUrl,
-        },
-      ]),
-    });
+    ({ platform, idp } = await startPlatformWithProvider(PROVIDER, {
+      sub: 'dashboard-user-at-idp',
+      email: 'nobody@example.test',
+      emailVerified: true,
+    }));
     orgId = (await platform.createOrg('OIDC Dashboard AB')).id;
-    browser = await launchBrowser();
   });
 
   afterAll(async () => {
-    for (const s of sessions) await s.context.close();
-    await browser?.close();
     await platform?.close();
     await idp?.close();
   });
 
-  async function open() {
-    const session = await openSession(browser, platform.apiUrl);
-    sessions.push(session);
-    return session;
-  }
+  const { open } = useBrowser(() => platform.apiUrl);
 
   it('P8: a signed-in user links the provider in Settings, signs in with it, and unlinks it', async () => {
     const user = await platform.createMember(orgId);

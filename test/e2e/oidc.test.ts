@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../servers/free-port.js';
 import { call, CookieJar, setCookieAttributes } from '../support/http-session.js';
-import { startTestOpenIdProvider, type TestOpenIdProvider } from '../support/oidc-provider.js';
-import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+import { startPlatformWithProvider, type TestOpenIdProvider } from '../support/oidc-provider.js';
+import type { TestPlatform } from '../support/platform.js';
 
 const PROVIDER = 'test-idp';
 
@@ -14,27 +13,11 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
   const url = (path: string) => `${platform.apiUrl}/api/v1${path}`;
 
   beforeAll(async () => {
-    // The provider must know the API's callback before either starts, so both ports are chosen.
-    const [apiPort, idpPort] = [await freePort(), await freePort()];
-    callbackUrl = `http://127.0.0.1:${apiPort}/api/v1/auth/oidc/${PROVIDER}/callback`;
-    idp = await startTestOpenIdProvider({
-      port: idpPort,
-      redirectUri: callbackUrl,
-      account: { sub: 'idp-user-1', email: 'nobody@example.test', emailVerified: true },
-    });
-    platform = await startTestPlatform({
-      API_PORT: String(apiPort),
-      OIDC_PROVIDERS: JSON.stringify([
-        {
-          id: PROVIDER,
-          name: 'Test Identity',
-          issuer: idp.issuer,
-          clientId: idp.clientId,
-          clientSecret: idp.clientSecret,
-          redirectUri: callbackUrl,
-        },
-      ]),
-    });
+    ({ platform, idp, callbackUrl } = await startPlatformWithProvider(PROVIDER, {
+      sub: 'idp-user-1',
+      email: 'nobody@example.test',
+      emailVerified: true,
+    }));
     orgId = (await platform.createOrg('OIDC AB')).id;
   });
 

@@ -1,7 +1,6 @@
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUpVerified } from '../support/accounts.js';
-import { launchBrowser, openSession, type TestSession } from '../support/browser.js';
+import { useBrowser, type TestSession } from '../support/browser.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 import { startTestMailbox, type TestMailbox } from '../support/smtp-catcher.js';
 
@@ -9,27 +8,18 @@ import { startTestMailbox, type TestMailbox } from '../support/smtp-catcher.js';
 describe('P9: passwords in the dashboard', () => {
   let mailbox: TestMailbox;
   let platform: TestPlatform;
-  let browser: Browser;
-  const sessions: TestSession[] = [];
 
   beforeAll(async () => {
     mailbox = await startTestMailbox();
     platform = await startTestPlatform({ SMTP_URL: mailbox.url });
-    browser = await launchBrowser();
   });
 
   afterAll(async () => {
-    for (const s of sessions) await s.context.close();
-    await browser?.close();
     await platform?.close();
     await mailbox?.stop();
   });
 
-  async function open() {
-    const session = await openSession(browser, platform.apiUrl);
-    sessions.push(session);
-    return session;
-  }
+  const { open } = useBrowser(() => platform.apiUrl);
 
   const heading = (session: TestSession, name: string) =>
     session.page.getByRole('heading', { level: 1, name }).waitFor();

@@ -1,6 +1,5 @@
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openSession, type TestSession } from '../support/browser.js';
+import { useBrowser } from '../support/browser.js';
 import { testClock } from '../support/clock.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
@@ -14,28 +13,24 @@ const TOKEN_TTL_SECONDS = 300;
 describe('P9: signing out in the dashboard', () => {
   const clock = testClock(Date.now());
   let platform: TestPlatform;
-  let browser: Browser;
-  const sessions: TestSession[] = [];
+
+  const browserSessions = useBrowser(() => platform.apiUrl);
 
   beforeAll(async () => {
     platform = await startTestPlatform(
       { ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS) },
       { now: clock.now },
     );
-    browser = await launchBrowser();
   });
 
   afterAll(async () => {
-    for (const s of sessions) await s.context.close();
-    await browser?.close();
     await platform?.close();
   });
 
   async function signedIn() {
     const org = await platform.createOrg('Sign-out AB');
     const user = await platform.createMember(org.id);
-    const session = await openSession(browser, platform.apiUrl);
-    sessions.push(session);
+    const session = await browserSessions.open();
     const { page } = session;
     await page.goto('/');
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 /** Where screenshots go (git-ignored); the README copies two of them to docs/screenshots/. */
 export const SCREENSHOT_DIR = path.join(
@@ -162,4 +162,27 @@ async function describe(control: ReturnType<Page['locator']>): Promise<string> {
   return [id && `id=${id}`, type && `type=${type}`, name && `name=${name}`]
     .filter(Boolean)
     .join(' ');
+}
+
+/**
+ * One browser for a test file, and the sessions its tests open on the API at `baseUrl()`:
+ * each session is closed, then the browser, after the file.
+ */
+export function useBrowser(baseUrl: () => string) {
+  let browser: Browser | undefined;
+  const sessions: TestSession[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await Promise.all(sessions.map((s) => s.close().catch(() => {})));
+    await browser?.close();
+  });
+  return {
+    open: async (): Promise<TestSession> => {
+      const session = await openSession(browser!, baseUrl());
+      sessions.push(session);
+      return session;
+    },
+  };
 }

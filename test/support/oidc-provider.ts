@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { closeServer, listen } from '../../common/listen.js';
+import { freePort } from '../../servers/free-port.js';
+import { startTestPlatform, type TestPlatform } from './platform.js';
 
 /** The person the test identity provider signs in, whoever asks; tests change it at will. */
 export interface TestAccount {
@@ -110,4 +112,34 @@ export async function startTestOpenIdProvider(options: {
       await closed;
     },
   };
+}
+
+/**
+ * The platform with one provider, `providerId`, configured against a test provider. The
+ * provider must know the API's callback before either starts, so both ports are chosen first.
+ */
+export async function startPlatformWithProvider(
+  providerId: string,
+  account: TestAccount,
+): Promise<{ platform: TestPlatform; idp: TestOpenIdProvider; callbackUrl: string }> {
+  const [apiPort, idpPort] = [await freePort(), await freePort()];
+  const callbackUrl = `http://127.0.0.1:${apiPort}/api/v1/auth/oidc/${providerId}/callback`;
+  const idp = await startTestOpenIdProvider({ port: idpPort, redirectUri: callbackUrl, account });
+  const platform = await startTestPlatform({
+    API_PORT: String(apiPort),
+    OIDC_PROVIDERS: JSON.stringify([
+      {
+        id: providerId,
+        name: 'Test Identity',
+        issuer: idp.issuer,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+        redirectUri: callbackUrl,
+      },
+    ]),
+  }).catch(async (err: unknown) => {
+    await idp.close();
+    throw err;
+  });
+  return { platform, idp, callbackUrl };
 }

@@ -12,6 +12,7 @@ import {
   type CookieSettings,
 } from '../http/cookies.js';
 import { clientOf } from '../http/client-info.js';
+import { clientIp } from '../http/client-info.js';
 import { defineRoute, type Route } from '../http/route.js';
 
 export interface OidcRoutesDeps {
@@ -39,6 +40,9 @@ const callbackQuery = z.looseObject({
  * A signed-in user links a provider with `POST /me/oidc-links/{provider}`, which begins the
  * same flow for their account, and unlinks it with `DELETE`.
  */
+/** The account's current password, when it has one: proof beyond the access token. */
+const linkBody = z.strictObject({ password: z.string().min(1).max(1024).optional() }).optional();
+
 export function oidcRoutes(deps: OidcRoutesDeps): Route[] {
   return [
     defineRoute(
@@ -80,15 +84,21 @@ export function oidcRoutes(deps: OidcRoutesDeps): Route[] {
         method: 'post',
         path: '/me/oidc-links/:provider',
         summary:
-          'Begins linking an identity provider to your account: answers the URL to send the browser to, whose redirect back links it (P8)',
+          'Begins linking an identity provider to your account (the current password required): answers the URL to send the browser to, whose redirect back links it (P8)',
         tag: 'auth',
         access: { kind: 'user' },
         params: providerParams,
+        body: linkBody,
         response: z.object({ redirectTo: z.url() }),
-        errors: ['NOT_FOUND'],
+        errors: ['NOT_FOUND', 'INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
       },
-      async ({ res, params, userId }) => {
-        const { redirectTo, state } = await deps.signIn.startOidcLink(params.provider, userId);
+      async ({ req, res, params, body, userId }) => {
+        const { redirectTo, state } = await deps.signIn.startOidcLink(
+          params.provider,
+          userId,
+          body?.password,
+          { ip: clientIp(req) },
+        );
         setOidcCookie(res, deps.auth.cookies, state, OIDC_LOGIN_TTL_SECONDS);
         return { redirectTo: redirectTo.toString() };
       },

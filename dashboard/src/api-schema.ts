@@ -113,7 +113,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Begins linking an identity provider to your account: answers the URL to send the browser to, whose redirect back links it (P8) */
+    /** Begins linking an identity provider to your account (the current password required): answers the URL to send the browser to, whose redirect back links it (P8) */
     post: operations['postMeOidcLinksProvider'];
     /** Unlinks an identity provider: it no longer signs you in */
     delete: operations['deleteMeOidcLinksProvider'];
@@ -1245,9 +1245,15 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody?: {
+      content: {
+        'application/json': {
+          password?: string;
+        };
+      };
+    };
     responses: {
-      /** @description Begins linking an identity provider to your account: answers the URL to send the browser to, whose redirect back links it (P8) */
+      /** @description Begins linking an identity provider to your account (the current password required): answers the URL to send the browser to, whose redirect back links it (P8) */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1268,7 +1274,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `UNAUTHENTICATED`: Sign in to continue. */
+      /** @description `UNAUTHENTICATED`: Sign in to continue. `INVALID_CREDENTIALS`: E-mail or password is wrong. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -1295,7 +1301,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `RATE_LIMITED`: Too many requests; wait and try again. */
+      /** @description `TOO_MANY_ATTEMPTS`: Too many failed sign-ins; wait and try again. `RATE_LIMITED`: Too many requests; wait and try again. */
       429: {
         headers: {
           [name: string]: unknown;

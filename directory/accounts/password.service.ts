@@ -77,10 +77,11 @@ export class PasswordService {
   /** Uses a reset link: the new password is set and every session of the account ends. */
   async completeReset(token: string, newPassword: string): Promise<void> {
     requireStrongPassword(newPassword);
-    const passwordHash = await hashSecret(newPassword, this.deps.settings.passwordCost);
     const { userId, mail } = await transaction(this.deps.pool, async (tx) => {
       const found = await new PasswordResetsRepository(tx).consume(token);
       if (!found) throw new AppError('TOKEN_INVALID');
+      // Hashed only for a live link: a made-up token must not cost the server a slow hash.
+      const passwordHash = await hashSecret(newPassword, this.deps.settings.passwordCost);
       return { userId: found, mail: await this.setPassword(tx, found, passwordHash, 'reset') };
     });
     await this.deps.sessions.revokeAll(userId, 'password');

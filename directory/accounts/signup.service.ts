@@ -86,11 +86,12 @@ export class SignupService {
     const { settings, crypto } = this.deps;
     requireStrongPassword(input.password);
     requireCurrentTerms(settings, input.termsVersion);
-    const passwordHash = await hashSecret(input.password, settings.passwordCost);
     await transaction(this.deps.pool, async (client) => {
       const verifications = new EmailVerificationsRepository(client, crypto);
       const consumed = await verifications.consume(input.token, 'signup');
       if (!consumed) throw new AppError('TOKEN_INVALID');
+      // Hashed only for a live link: a made-up token must not cost the server a slow hash.
+      const passwordHash = await hashSecret(input.password, settings.passwordCost);
       const { userId } = consumed;
       const completed = await new UsersRepository(client, crypto).completeSignup(userId, {
         displayName: input.name,

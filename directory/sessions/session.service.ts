@@ -6,7 +6,7 @@ export interface SessionStore {
   create(input: NewSession): Promise<string>;
   rotate(oldHash: Buffer, newHash: Buffer, newExpiresAt: Date): Promise<RotateResult>;
   sessionOfRefreshToken(hash: Buffer): Promise<{ sessionId: string; userId: string } | null>;
-  revoke(sessionId: string, userId: string, reason: 'logout'): Promise<boolean>;
+  revoke(sessionId: string, userId: string, reason: 'logout' | 'logout-all'): Promise<boolean>;
   revokeAll(userId: string, reason: 'logout-all'): Promise<number>;
 }
 
@@ -142,11 +142,13 @@ export class SessionService {
           ? credential.session
           : await this.sessionOf(credential.refreshToken);
       if (!session) continue;
-      const endedNow =
-        scope === 'logout-all'
-          ? (await this.deps.sessions.revokeAll(session.userId, scope)) > 0
-          : await this.deps.sessions.revoke(session.sessionId, session.userId, scope);
-      ended ||= endedNow;
+      // Only a live session speaks for its user: an ended one (a token that leaked, say, and
+      // whose session the owner has since ended) may not sign the owner out everywhere.
+      const live = await this.deps.sessions.revoke(session.sessionId, session.userId, scope);
+      if (live && scope === 'logout-all') {
+        await this.deps.sessions.revokeAll(session.userId, scope);
+      }
+      ended ||= live;
     }
     return ended;
   }

@@ -9,7 +9,7 @@ import type { OidcLogin } from './oidc-logins.repository.js';
 import type { OidcIdentitiesRepository } from './oidc-identities.repository.js';
 import type { IssuedTokens, SessionService } from './session.service.js';
 import type { KnownBrowsers } from './known-browser.js';
-import type { PasswordGuard } from './password-guard.js';
+import type { CheckClient, PasswordGuard } from './password-guard.js';
 import { accountKeyOf } from './sign-in-throttle.service.js';
 
 /** What the API tells about the client of a sign-in: no more than the records keep (P1). */
@@ -31,7 +31,7 @@ export interface SignInServiceDeps {
   /** A hash of a random password, checked when the e-mail is unknown so timing reveals nothing. */
   decoyHash: string;
   sessions: Pick<SessionService, 'start'>;
-  passwords: Pick<PasswordGuard, 'attempt'>;
+  passwords: Pick<PasswordGuard, 'attempt' | 'check'>;
   knownBrowsers: Pick<KnownBrowsers, 'issue' | 'recognises'>;
   securityEvents: { record(event: NewSecurityEvent): Promise<void> };
   /** Key of the keyed hash that names accounts in the security log. */
@@ -150,10 +150,24 @@ export class SignInService {
    * the attempt names the user, so its callback links the identity the provider vouches for.
    * Being signed in is the proof of the account that linking needs.
    */
+  /**
+   * Begins linking a provider to the signed-in account. The current password is required (when
+   * the account has one), under the throttle: a stolen access token must not be enough to plant
+   * a way in that outlives the token, a password reset and every session.
+   */
   async startOidcLink(
     providerId: string,
     userId: string,
+    password: string | undefined,
+    client: CheckClient,
   ): Promise<{ redirectTo: URL; state: string }> {
+    // An unknown provider is NOT_FOUND before any password is checked.
+    this.providerOf(providerId);
+    const account = await this.deps.users.findById(userId);
+    if (!account) throw new AppError('UNAUTHENTICATED');
+    if (account.passwordHash !== null) {
+      await this.deps.passwords.check(account, password ?? '', client);
+    }
     return this.beginOidc(providerId, userId);
   }
 

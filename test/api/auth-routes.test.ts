@@ -322,6 +322,16 @@ describe('auth routes', () => {
       });
       expect(stale.status).toBe(401);
     });
+
+    it('P9: an access token of an ended session cannot sign its user out everywhere', async () => {
+      const person = await app.user();
+      const leaked = await app.signInAs(person.userId);
+      const owner = await app.signInAs(person.userId);
+      await app.stores.sessions.revoke(leaked.sessionId, person.userId, 'logout');
+      const out = await app.request('POST', '/auth/logout-all', { token: leaked.accessToken });
+      expect(out).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
+      expect((await app.request('GET', '/me', { token: owner.accessToken })).status).toBe(200);
+    });
   });
 
   describe('sessions of the user', () => {

@@ -44,6 +44,9 @@ describe('P8: linking a sign-in provider in Settings', () => {
     await panel.getByText('Not linked: it cannot sign you in').waitFor();
 
     // To the provider and back to Settings, where the link shows.
+    await panel
+      .getByLabel('Current password (to link a provider)', { exact: true })
+      .fill(user.password);
     await panel.getByRole('button', { name: 'Link Test Identity' }).click();
     await panel.getByRole('button', { name: 'Unlink Test Identity' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/settings');

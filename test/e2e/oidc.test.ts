@@ -62,11 +62,12 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
   }
 
   /** A signed-in user links the provider's current account to theirs; the callback's answer. */
-  async function link(token: string) {
+  async function link(user: { token: string; password: string }) {
     const jar = new CookieJar();
     const started = await call(url(`/me/oidc-links/${PROVIDER}`), {
       method: 'POST',
-      token,
+      token: user.token,
+      body: { password: user.password },
       jar,
     });
     expect(started.status).toBe(200);
@@ -172,7 +173,7 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
     const user = await memberAtProvider('linked-user-at-idp');
     // Being signed in is the proof of the account; the provider need not vouch for an e-mail.
     idp.account.emailVerified = false;
-    const linked = await link(user.token);
+    const linked = await link(user);
     expect(linked.callback.status).toBe(303);
     expect(linked.callback.response.headers.get('location')).toBe('/settings');
     expect(linked.jar.get('telemoat_refresh')).toBeUndefined();
@@ -219,11 +220,11 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
 
   it('P8: one identity (issuer, sub) cannot be linked to two accounts', async () => {
     const first = await memberAtProvider('contested-at-idp');
-    expect((await link(first.token)).callback.status).toBe(303);
+    expect((await link(first)).callback.status).toBe(303);
     const second = await memberAtProvider('contested-at-idp');
     const before = await oidcFailures();
 
-    const refused = await link(second.token);
+    const refused = await link(second);
     expect(refused.callback).toMatchObject({ status: 409, body: { code: 'CONFLICT' } });
     expect(await oidcFailures()).toBe(before + 1);
     const links = await call(url('/me/oidc-links'), { token: second.token });
@@ -240,10 +241,10 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
 
   it('P8: an account links one identity per provider; linking the same one again changes nothing', async () => {
     const user = await memberAtProvider('first-of-two-at-idp');
-    expect((await link(user.token)).callback.status).toBe(303);
-    expect((await link(user.token)).callback.status).toBe(303);
+    expect((await link(user)).callback.status).toBe(303);
+    expect((await link(user)).callback.status).toBe(303);
     idp.account.sub = 'second-of-two-at-idp';
-    expect((await link(user.token)).callback).toMatchObject({
+    expect((await link(user)).callback).toMatchObject({
       status: 409,
       body: { code: 'CONFLICT' },
     });
@@ -252,7 +253,7 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
 
   it('P8: unlinking stops sign-in through the provider', async () => {
     const user = await memberAtProvider('unlinked-later-at-idp');
-    expect((await link(user.token)).callback.status).toBe(303);
+    expect((await link(user)).callback.status).toBe(303);
     expect((await providerSignIn()).callback.status).toBe(303);
 
     const path = url(`/me/oidc-links/${PROVIDER}`);
@@ -269,19 +270,40 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
       (await call(url('/me/oidc-links/nope'), { method: 'DELETE', token: user.token })).status,
     ).toBe(404);
     expect(
-      (await call(url('/me/oidc-links/nope'), { method: 'POST', token: user.token })).status,
+      (
+        await call(url('/me/oidc-links/nope'), {
+          method: 'POST',
+          token: user.token,
+          body: { password: user.password },
+        })
+      ).status,
     ).toBe(404);
   });
 
   it('P8: a different sub with the same e-mail at the same issuer is refused', async () => {
     const user = await memberAtProvider('rightful-at-idp');
-    expect((await link(user.token)).callback.status).toBe(303);
+    expect((await link(user)).callback.status).toBe(303);
 
     // Another person at the same provider, asserting the same verified address.
     idp.account.sub = 'impostor-at-idp';
     const { callback, jar } = await providerSignIn();
     expect(callback).toMatchObject({ status: 401, body: { code: 'OIDC_FAILED' } });
     expect(jar.get('telemoat_refresh')).toBeUndefined();
+  });
+
+  it('P8, P10: linking needs the current password, not only an access token, checked under the throttle', async () => {
+    const user = await memberAtProvider('careful-at-idp');
+    const path = url(`/me/oidc-links/${PROVIDER}`);
+    for (const body of [undefined, { password: 'not the password' }]) {
+      expect(
+        await call(path, { method: 'POST', token: user.token, ...(body ? { body } : {}) }),
+      ).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+    }
+    const failures = await platform.adminPool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM security_events WHERE type = 'signin_failed' AND user_id IS NULL",
+    );
+    expect(failures.rows[0]!.n).toBeGreaterThanOrEqual(2);
+    expect((await link(user)).callback.status).toBe(303);
   });
 
   it('P8: linking needs a signed-in user', async () => {
@@ -296,7 +318,7 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
 
   it("P8: the callback refuses a state that is not the browser's, and each state works once", async () => {
     const user = await memberAtProvider('state-checks-at-idp');
-    expect((await link(user.token)).callback.status).toBe(303);
+    expect((await link(user)).callback.status).toBe(303);
     const before = await oidcFailures();
 
     // An attacker's code and state, delivered to a victim's browser (login CSRF).
@@ -325,7 +347,7 @@ describe("P8: sign-in through the user's own OpenID Connect provider", () => {
 
   it('P8: refuses a callback whose code was not issued for this attempt (no PKCE match)', async () => {
     const user = await memberAtProvider('pkce-checks-at-idp');
-    expect((await link(user.token)).callback.status).toBe(303);
+    expect((await link(user)).callback.status).toBe(303);
     // Two attempts in one browser: the code of the first with the state of the second.
     const first = await signInAtProvider();
     const second = await signInAtProvider(first.jar);

@@ -63,7 +63,11 @@ function setUp() {
         });
       },
     },
-    passwords: { attempt: () => Promise.reject(new Error('no passwords here')) },
+    // Its accounts have no password, so linking checks none.
+    passwords: {
+      attempt: () => Promise.reject(new Error('no passwords here')),
+      check: () => Promise.reject(new Error('no passwords here')),
+    },
     knownBrowsers: { issue: () => 'known', recognises: () => false },
     securityEvents: {
       record: (event) => {
@@ -93,7 +97,7 @@ function setUp() {
   /** A whole attempt: start (a sign-in, or a link for `linkFor`), then the callback. */
   async function attempt(linkFor?: string) {
     const { state } = linkFor
-      ? await service.startOidcLink('idp', linkFor)
+      ? await service.startOidcLink('idp', linkFor, undefined, CLIENT)
       : await service.startOidc('idp');
     return service.finishOidc('idp', { state, cookieState: state, code: 'code' }, CLIENT);
   }

@@ -298,6 +298,7 @@ function SignInProviders() {
     [],
   );
   const [error, setError] = useState<unknown>(null);
+  const [password, setPassword] = useState('');
   // Most installations configure no provider; then the panel would only be noise.
   if (!links.error && !links.data?.providers.length) return null;
   const path = (id: string) => `/me/oidc-links/${encodeURIComponent(id)}`;
@@ -305,6 +306,13 @@ function SignInProviders() {
     <section class="panel" aria-labelledby="providers-title">
       <h2 id="providers-title">Sign-in providers</h2>
       <ErrorNote error={links.error ?? error} />
+      <Field
+        label="Current password (to link a provider)"
+        type="password"
+        autocomplete="current-password"
+        value={password}
+        onInput={setPassword}
+      />
       {links.data && (
         <ul class="rows">
           {links.data.providers.map((p) => (
@@ -328,6 +336,10 @@ function SignInProviders() {
                     } else {
                       api<Answer<'/me/oidc-links/{provider}', 'post'>>(path(p.id), {
                         method: 'POST',
+                        body: (password ? { password } : {}) satisfies Body<
+                          '/me/oidc-links/{provider}',
+                          'post'
+                        >,
                       }).then(({ redirectTo }) => window.location.assign(redirectTo), setError);
                     }
                   }}

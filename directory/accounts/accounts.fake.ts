@@ -73,6 +73,7 @@ type UserStore = Pick<
   | 'update'
   | 'markVerified'
   | 'setPassword'
+  | 'replacePasswordHash'
   | 'acceptTerms'
 >;
 
@@ -173,6 +174,13 @@ export class FakeUsers implements UserStore {
     return answer(() => {
       const user = this.users.get(userId);
       if (user) user.passwordHash = passwordHash;
+    });
+  }
+
+  replacePasswordHash(userId: string, previous: string, next: string): Promise<void> {
+    return answer(() => {
+      const user = this.users.get(userId);
+      if (user?.passwordHash === previous) user.passwordHash = next;
     });
   }
 

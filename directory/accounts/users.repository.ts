@@ -238,6 +238,17 @@ export class UsersRepository {
     ]);
   }
 
+  /**
+   * Replaces the hash only while it is still `previous`: a sign-in's rehash must never write a
+   * hash of the old password over one a reset or change has set meanwhile.
+   */
+  async replacePasswordHash(userId: string, previous: string, next: string): Promise<void> {
+    await this.db.query(
+      'UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2',
+      [userId, previous, next],
+    );
+  }
+
   async acceptTerms(userId: string, version: string): Promise<void> {
     await this.db.query(
       'UPDATE users SET terms_version = $2, terms_accepted_at = now() WHERE id = $1',

@@ -23,7 +23,7 @@ export interface SignInServiceDeps {
   users: {
     findByEmail(email: string): Promise<UserRecord | null>;
     findById(userId: string): Promise<UserRecord | null>;
-    setPassword(userId: string, passwordHash: string): Promise<void>;
+    replacePasswordHash(userId: string, previous: string, next: string): Promise<void>;
   };
   verifyPassword: (password: string, hash: string) => Promise<boolean>;
   /** What password hashes cost now; an older, cheaper one is replaced at sign-in. */
@@ -118,7 +118,8 @@ export class SignInService {
     );
     // The one moment the password is known: a hash of an older, cheaper cost is replaced.
     if (user.passwordHash && needsRehash(user.passwordHash, deps.passwordCost)) {
-      await deps.users.setPassword(user.id, await hashSecret(password, deps.passwordCost));
+      const rehashed = await hashSecret(password, deps.passwordCost);
+      await deps.users.replacePasswordHash(user.id, user.passwordHash, rehashed);
     }
     const tokens = await deps.sessions.start({
       userId: user.id,

@@ -319,6 +319,13 @@ describe('SignInService: password hash cost', () => {
     await signInService(POLICY, dearer).withPassword(user.email, PASSWORD, newClient());
     expect(await storedHash()).toBe(replaced);
     expect(await verifySecret(PASSWORD, replaced)).toBe(true);
+
+    // A rehash only replaces the hash it read: one a reset has set meanwhile stays.
+    const users = new UsersRepository(db.pool, db.crypto);
+    const reset = await hashSecret('a password chosen by reset', dearer);
+    await users.setPassword(user.id, reset);
+    await users.replacePasswordHash(user.id, replaced, await hashSecret(PASSWORD, dearer));
+    expect(await storedHash()).toBe(reset);
   });
 });
 

@@ -22,6 +22,7 @@ import { backfillRollup, RAW_POLICY } from '../influx/retention.js';
 import { INFLUX_DATABASE, type Benchmark, type BenchContext } from './context.js';
 import { fmt, log, processCpuSeconds, renderBarChart, sleep, textTable } from './kit.js';
 import { runLoad, type LoadResult } from './load.js';
+import { DAY_MS } from '../common/time.js';
 
 /** The most devices one readings request takes (api/readings/readings.routes.ts). */
 const DEVICES = 50;
@@ -29,7 +30,6 @@ const METRIC = 'temperature';
 const SEED_METRICS = [METRIC, 'humidity'];
 /** A reading a minute: every window holds one per device, and seeding takes seconds. */
 const SEED_INTERVAL_MS = 60_000;
-const DAY_MS = 86_400_000;
 const WINDOWS = DAY_MS / 60_000;
 /** Answers in flight: a few dashboards refreshing at once; more only queue on 2 cores. */
 const CONNECTIONS = 2;

@@ -22,8 +22,8 @@ import { startDrainer } from '../ingest/spool/spool-drainer.js';
 import { SpoolSink } from '../ingest/spool/spool.sink.js';
 import { InfluxClient, InfluxError } from '../influx/influx.client.js';
 import { toPresenceLine } from '../influx/line-protocol.js';
+import { DAY_MS } from '../common/time.js';
 
-const DAY_MS = 86_400_000;
 /** How long shutdown waits for the spool to drain before leaving the rest for the next start. */
 const SHUTDOWN_FLUSH_MS = 10_000;
 /** How often the connection that listens for device changes is checked. */

@@ -3,6 +3,7 @@ import { rowsOf, type InfluxClient } from './influx.client.js';
 import { READINGS_MEASUREMENT } from './line-protocol.js';
 import { RAW_POLICY, ROLLUPS, type RollupPolicy } from './retention.js';
 import { TelemetryError } from './telemetry.errors.js';
+import { MINUTE_MS, HOUR_MS, DAY_MS } from '../common/time.js';
 
 export interface ReadingRow {
   time: number;
@@ -51,10 +52,6 @@ export interface AggregateRow {
   mean: number | null;
   count: number;
 }
-
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
 
 const WINDOW_MS: Record<AggregateWindow, number> = { '1m': MINUTE_MS, '1h': HOUR_MS, '1d': DAY_MS };
 

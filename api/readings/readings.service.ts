@@ -9,6 +9,7 @@ import type {
   LatestRow,
   ReadingRow,
 } from '../../influx/readings.reader.js';
+import { HOUR_MS, DAY_MS } from '../../common/time.js';
 
 /** The organisation a request acts for, as the route's access check resolved it. */
 export interface TenantOf {
@@ -44,9 +45,6 @@ export interface Series {
   device: Device;
   points: AggregateRow[] | Omit<ReadingRow, 'metric'>[];
 }
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * The longest range of raw readings one request may ask for: each device's readings are a

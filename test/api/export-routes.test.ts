@@ -275,49 +275,46 @@ describe('export route (P19)', () => {
       return { org, owner, member };
     }
 
-    it('P9: logout cuts an export under way, so the file is known to be incomplete', async () => {
+    /**
+     * Starts an export on its own app, lets `during` act while it is stalled, lets one re-check
+     * round decide, then reads it out: whether it arrived whole.
+     */
+    async function exportAfter(
+      during: (own: ApiApp, people: Awaited<ReturnType<typeof bigOrg>>) => Promise<void>,
+    ) {
       const own = await startApiApp();
       try {
-        const { org, member } = await bigOrg(own);
-        const { res, whole } = await stalledExport(own, org.id, member.token);
-        const answer = await own.request('POST', '/auth/logout', { token: member.token });
-        expect(answer.status).toBe(204);
+        const people = await bigOrg(own);
+        const { res, whole } = await stalledExport(own, people.org.id, people.member.token);
+        await during(own, people);
         await recheck(own);
         res.resume();
-        expect(await whole).toBe(false);
+        return await whole;
       } finally {
         await own.close();
       }
+    }
+
+    it('P9: logout cuts an export under way, so the file is known to be incomplete', async () => {
+      const whole = await exportAfter(async (own, { member }) => {
+        const answer = await own.request('POST', '/auth/logout', { token: member.token });
+        expect(answer.status).toBe(204);
+      });
+      expect(whole).toBe(false);
     });
 
     it('P2: removal from the organisation cuts an export under way', async () => {
-      const own = await startApiApp();
-      try {
-        const { org, owner, member } = await bigOrg(own);
-        const { res, whole } = await stalledExport(own, org.id, member.token);
+      const whole = await exportAfter(async (own, { org, owner, member }) => {
         const removed = await own.request('DELETE', `/orgs/${org.id}/members/${member.userId}`, {
           token: owner.token,
         });
         expect(removed.status).toBe(204);
-        await recheck(own);
-        res.resume();
-        expect(await whole).toBe(false);
-      } finally {
-        await own.close();
-      }
+      });
+      expect(whole).toBe(false);
     });
 
     it('an export nobody revokes arrives whole, however many re-checks it outlasts', async () => {
-      const own = await startApiApp();
-      try {
-        const { org, member } = await bigOrg(own);
-        const { res, whole } = await stalledExport(own, org.id, member.token);
-        await recheck(own);
-        res.resume();
-        expect(await whole).toBe(true);
-      } finally {
-        await own.close();
-      }
+      expect(await exportAfter(() => Promise.resolve())).toBe(true);
     });
   });
 });

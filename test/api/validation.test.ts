@@ -165,16 +165,12 @@ describe('validation: bad requests are 400 VALIDATION_FAILED with details, never
       token: owner.token,
       rawBody: JSON.stringify(tooLarge),
     });
-    const inflated = await fetch(`${app.origin}/api/v1${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${owner.token}`,
-        'content-type': 'application/json',
-        'content-encoding': 'gzip',
-      },
-      body: gzipSync(JSON.stringify(tooLarge)),
+    const inflated = await app.request('POST', path, {
+      token: owner.token,
+      rawBody: gzipSync(JSON.stringify(tooLarge)),
+      headers: { 'content-encoding': 'gzip' },
     });
-    for (const answer of [plain, { status: inflated.status, body: await inflated.json() }]) {
+    for (const answer of [plain, inflated]) {
       expect(answer).toMatchObject({
         status: 413,
         body: { code: 'PAYLOAD_TOO_LARGE', details: { limitBytes: API_BODY_LIMIT_BYTES } },
@@ -201,16 +197,12 @@ describe('validation: bad requests are 400 VALIDATION_FAILED with details, never
     expectRefusal(unsupported, '', 'an unsupported content encoding');
 
     // A gzipped body is fine.
-    const response = await fetch(`${app.origin}/api/v1${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${owner.token}`,
-        'content-type': 'application/json',
-        'content-encoding': 'gzip',
-      },
-      body: gzipSync('{"name":"Zipped"}'),
+    const zipped = await app.request('POST', path, {
+      token: owner.token,
+      rawBody: gzipSync('{"name":"Zipped"}'),
+      headers: { 'content-encoding': 'gzip' },
     });
-    expect(response.status).toBe(201);
+    expect(zipped.status).toBe(201);
   });
 
   // body-parser's inflate errors carry status 400 and expose=true but no `type`; they were a

@@ -10,7 +10,7 @@ import { OrganisationsService } from '../../directory/organisations/organisation
 import type { Role } from '../../directory/organisations/roles.js';
 import { useDirectoryDb } from '../support/directory-db.js';
 import { lazy } from '../support/lazy.js';
-import { tokenIn } from '../support/smtp-catcher.js';
+import { tokenIn, type CaughtMail } from '../support/smtp-catcher.js';
 
 /** Where acceptances come from: an address no other test file's checks count against. */
 const client = { ip: '192.0.2.200' };
@@ -40,6 +40,10 @@ async function originOf(userId: string) {
   );
   return rows[0];
 }
+
+/** Accepts the invitation `mail` carries, as its link's page would. */
+const acceptFrom = (mail: CaughtMail, password: string, name?: string) =>
+  orgService.accept({ client, token: tokenIn(mail), password, termsVersion: '1', name });
 
 const count = async (table: 'organisations' | 'users' | 'invitations') =>
   (await db.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
@@ -82,15 +86,11 @@ describe('OrganisationsService: invite and accept', () => {
     expect(mail.subject).toBe('Invitation to Mossgården on Telemoat');
     expect(mail.text).toContain('http://127.0.0.1:8080/accept-invitation#token=');
 
-    expect(
-      await orgService.accept({
-        client,
-        token: tokenIn(mail),
-        password: 'moss and lichen everywhere',
-        termsVersion: '1',
-        name: 'Astrid Lind-Berg',
-      }),
-    ).toEqual({ orgId: org.id, role: 'member', alreadyMember: false });
+    expect(await acceptFrom(mail, 'moss and lichen everywhere', 'Astrid Lind-Berg')).toEqual({
+      orgId: org.id,
+      role: 'member',
+      alreadyMember: false,
+    });
     const accepted = await db.users.findByEmail(email);
     expect(accepted).toMatchObject({ verified: true, displayName: 'Astrid Lind-Berg' });
     expect(await verifySecret('moss and lichen everywhere', accepted!.passwordHash!)).toBe(true);
@@ -107,14 +107,7 @@ describe('OrganisationsService: invite and accept', () => {
       ['account.created', inviter.id],
     ]);
     // The link works once.
-    const again = await orgService
-      .accept({
-        client,
-        token: tokenIn(mail),
-        password: 'moss and lichen everywhere',
-        termsVersion: '1',
-      })
-      .catch((err: unknown) => err);
+    const again = await acceptFrom(mail, 'moss and lichen everywhere').catch((err: unknown) => err);
     expect((again as AppError).code).toBe('TOKEN_INVALID');
   });
 
@@ -360,14 +353,11 @@ describe('OrganisationBootstrapService: an operator’s create-org', () => {
     const mail = await db.mailbox.next(email);
     expect(mail.subject).toBe('Invitation to Glasshouse Ltd on Telemoat');
     expect(mail.text).toContain('An administrator invited you to join Glasshouse Ltd');
-    expect(
-      await orgService.accept({
-        client,
-        token: tokenIn(mail),
-        password: 'glass and steel and light',
-        termsVersion: '1',
-      }),
-    ).toEqual({ orgId: result.org.id, role: 'owner', alreadyMember: false });
+    expect(await acceptFrom(mail, 'glass and steel and light')).toEqual({
+      orgId: result.org.id,
+      role: 'owner',
+      alreadyMember: false,
+    });
     expect((await db.organisations.membership(result.org.id, account.id))?.role).toBe('owner');
   });
 

@@ -19,10 +19,8 @@ import {
   type RollupPolicy,
 } from '../../influx/retention.js';
 import { influxAdmin, uniqueDatabase } from '../support/influx-database.js';
+import { MINUTE_MS, HOUR_MS, DAY_MS } from '../../common/time.js';
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
 const LAYOUT: RetentionLayout = { rawDays: 30, rollupDays: 730 };
 
 const admin = influxAdmin();

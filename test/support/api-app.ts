@@ -98,8 +98,8 @@ export interface RequestOptions {
   token?: string;
   /** Sent as JSON. */
   body?: unknown;
-  /** Sent as it is, with content-type application/json. */
-  rawBody?: string;
+  /** Sent as it is (a compressed body as bytes), with content-type application/json. */
+  rawBody?: string | Buffer;
   query?: Record<string, string> | URLSearchParams;
   headers?: Record<string, string>;
 }

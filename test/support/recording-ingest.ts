@@ -5,6 +5,16 @@ import {
 } from '../../ingest/ingest.pipeline.js';
 import type { ReadingPoint } from '../../ingest/reading-point.js';
 
+/** The unit tests' fixed "now", so times in expectations are exact. */
+export const testNow = Date.parse('2026-11-21T12:00:00Z');
+
+/** Ingest limits for unit tests: the production age and future windows, small sizes. */
+export function testIngestLimits(
+  sizes: Pick<IngestLimits, 'maxPayloadBytes' | 'maxReadingsPerMessage'>,
+): IngestLimits {
+  return { ...sizes, maxFutureMs: 5 * 60_000, maxAgeMs: 30 * 86_400_000 };
+}
+
 export const testIdentity = {
   deviceId: 'dev_1',
   deviceKey: 'a'.repeat(32),

@@ -5,16 +5,13 @@ import type { PresencePoint } from '../../influx/line-protocol.js';
 import type { ExportedReading } from '../../influx/readings.export.js';
 import { TelemetryError } from '../../influx/telemetry.errors.js';
 import type { Telemetry, TenantTelemetry } from '../../influx/tenant-telemetry.js';
+import { MINUTE_MS, HOUR_MS, DAY_MS } from '../../common/time.js';
 
 export interface TelemetryStore {
   telemetry: Telemetry;
   /** Stores points the way the broker does; they must be readable once it resolves. */
   write(readings: readonly ReadingPoint[], presence: readonly PresencePoint[]): Promise<void>;
 }
-
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * What every Telemetry must answer, run against InfluxDB (test/integration) and against the

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseSource, type AggregateWindow } from '../../influx/readings.reader.js';
+import { HOUR_MS, DAY_MS } from '../../common/time.js';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 const now = Date.parse('2025-06-01T12:00:00Z');
 const retention = { rawDays: 30, now };
 const ago = (ms: number) => new Date(now - ms);

@@ -85,6 +85,9 @@ function setup(
 }
 
 /** Lets pending promise callbacks run (the fake directory answers a tick later). */
+/** A refusal with the reason and the place that decided it. */
+const refused = (reason: string, source: string) => ({ ok: false, reason, source });
+
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('device authenticator', () => {
@@ -95,25 +98,13 @@ describe('device authenticator', () => {
       source: 'directory',
       identity: { deviceId: 'dev_a', deviceKey: stored.deviceKey, tenantKey: stored.tenantKey },
     });
-    expect(await authenticate('dev_a', 'wrong')).toEqual({
-      ok: false,
-      reason: 'bad-secret',
-      source: 'directory',
-    });
-    expect(await authenticate('dev_x', 'right')).toEqual({
-      ok: false,
-      reason: 'unknown',
-      source: 'directory',
-    });
+    expect(await authenticate('dev_a', 'wrong')).toEqual(refused('bad-secret', 'directory'));
+    expect(await authenticate('dev_x', 'right')).toEqual(refused('unknown', 'directory'));
     state.rows.get('dev_a')!.active = false;
     // Within the fresh window the cache still answers; revocation takes effect after it.
     expect((await authenticate('dev_a', 'right')).ok).toBe(true);
     advance(5_000);
-    expect(await authenticate('dev_a', 'right')).toEqual({
-      ok: false,
-      reason: 'disabled',
-      source: 'directory',
-    });
+    expect(await authenticate('dev_a', 'right')).toEqual(refused('disabled', 'directory'));
   });
 
   it('trusts a fresh cached success without the directory, and skips the slow hash on re-checks', async () => {
@@ -133,11 +124,7 @@ describe('device authenticator', () => {
   it('never lets the cache accept a different secret', async () => {
     const { authenticate } = setup();
     await authenticate('dev_a', 'right');
-    expect(await authenticate('dev_a', 'wrong')).toEqual({
-      ok: false,
-      reason: 'bad-secret',
-      source: 'directory',
-    });
+    expect(await authenticate('dev_a', 'wrong')).toEqual(refused('bad-secret', 'directory'));
   });
 
   it('lets known devices in through a directory outage, until the stale limit', async () => {
@@ -177,11 +164,7 @@ describe('device authenticator', () => {
       new Set(['dev_a', 'dev_b', 'dev_c']),
     );
     // A revoked device's cache entry is gone: the old secret no longer opens the door.
-    expect(await authenticate('dev_c', 'c')).toEqual({
-      ok: false,
-      reason: 'bad-secret',
-      source: 'directory',
-    });
+    expect(await authenticate('dev_c', 'c')).toEqual(refused('bad-secret', 'directory'));
   });
 
   it('repeats a refusal from the negative cache until it expires, without asking the directory', async () => {
@@ -191,11 +174,7 @@ describe('device authenticator', () => {
       await authenticate('dev_a', 'wrong');
     }
     expect(state.lookups).toBe(2);
-    expect(await authenticate('dev_x', 'other')).toEqual({
-      ok: false,
-      reason: 'unknown',
-      source: 'negative-cache',
-    });
+    expect(await authenticate('dev_x', 'other')).toEqual(refused('unknown', 'negative-cache'));
     advance(10_000);
     expect(await authenticate('dev_x', 'other')).toMatchObject({ source: 'directory' });
     expect(state.lookups).toBe(3);
@@ -265,11 +244,7 @@ describe('device authenticator', () => {
     await authenticate('dev_a', 'right');
     state.rows.get('dev_a')!.secretHash = 'hash-of-rotated';
     auth.revoke('dev_a');
-    expect(await authenticate('dev_a', 'right')).toEqual({
-      ok: false,
-      reason: 'bad-secret',
-      source: 'directory',
-    });
+    expect(await authenticate('dev_a', 'right')).toEqual(refused('bad-secret', 'directory'));
     expect(await authenticate('dev_a', 'rotated')).toMatchObject({ ok: true, source: 'directory' });
   });
 

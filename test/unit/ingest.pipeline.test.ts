@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { recordingIngest, testIdentity } from '../support/recording-ingest.js';
+import {
+  recordingIngest,
+  testIdentity,
+  testIngestLimits,
+  testNow,
+} from '../support/recording-ingest.js';
 import { metricPattern } from '../../common/ids.js';
-import { createIngest, type IngestLimits } from '../../ingest/ingest.pipeline.js';
+import { createIngest } from '../../ingest/ingest.pipeline.js';
 
-const now = Date.parse('2026-11-21T12:00:00Z');
-const limits: IngestLimits = {
-  maxPayloadBytes: 1024,
-  maxReadingsPerMessage: 4,
-  maxFutureMs: 5 * 60_000,
-  maxAgeMs: 30 * 86_400_000,
-};
+const now = testNow;
+const limits = testIngestLimits({ maxPayloadBytes: 1024, maxReadingsPerMessage: 4 });
 const identity = testIdentity;
 const setup = () => recordingIngest(limits, now, 'telemoat');
 

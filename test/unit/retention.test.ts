@@ -8,9 +8,8 @@ import {
   type AggregateWindow,
 } from '../../influx/readings.reader.js';
 import { rollupSelect, setupRetention } from '../../influx/retention.js';
+import { HOUR_MS, DAY_MS } from '../../common/time.js';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 const to = new Date('2025-06-01T12:00:00Z');
 const rangeOf = (ms: number) => new Date(to.getTime() - ms);
 

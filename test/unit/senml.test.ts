@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { recordingIngest, testIdentity } from '../support/recording-ingest.js';
-import type { IngestLimits } from '../../ingest/ingest.pipeline.js';
+import * as recording from '../support/recording-ingest.js';
 
-const now = Date.parse('2026-11-21T12:00:00Z');
+const { testNow: now } = recording;
+const { tenantKey, deviceKey } = recording.testIdentity;
 const nowSeconds = now / 1000;
-const limits: IngestLimits = {
-  maxPayloadBytes: 2048,
-  maxReadingsPerMessage: 10,
-  maxFutureMs: 5 * 60_000,
-  maxAgeMs: 30 * 86_400_000,
-};
-const identity = testIdentity;
-const setup = () => recordingIngest(limits, now, 'senml');
+const limits = recording.testIngestLimits({ maxPayloadBytes: 2048, maxReadingsPerMessage: 10 });
+const setup = () => recording.recordingIngest(limits, now, 'senml');
 
 /** Accepts `pack` and returns what was stored, as [metric, value, time] triples. */
 async function store(pack: unknown): Promise<[string, number | boolean, number][]> {
@@ -28,15 +22,7 @@ describe('SenML ingest (RFC 8428)', () => {
     const result = await accept([{ n: 'temperature', u: 'Cel', v: 23.1 }]);
     expect(result).toEqual({ accepted: true, readings: 1 });
     expect(written).toEqual([
-      [
-        {
-          tenantKey: identity.tenantKey,
-          deviceKey: identity.deviceKey,
-          metric: 'temperature',
-          value: 23.1,
-          time: now,
-        },
-      ],
+      [{ tenantKey, deviceKey, metric: 'temperature', value: 23.1, time: now }],
     ]);
   });
 
